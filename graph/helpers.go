@@ -1,0 +1,36 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/coursehub/coursehub/internal/user"
+)
+
+// defaultPageSize applies when a client passes `first: null` explicitly (an
+// omitted `first` gets the schema default, also 20).
+const defaultPageSize = 20
+
+func pageSize(first *int) int {
+	if first == nil {
+		return defaultPageSize
+	}
+	return *first
+}
+
+// ptr adapts a service's (value, error) to gqlgen's (*value, error).
+func ptr[T any](v T, err error) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// viewerWithRole reports whether a live session with at least role is behind
+// the request. Public fields use it: anyone else is simply anonymous.
+func (r *Resolver) viewerWithRole(ctx context.Context, role user.Role) (user.User, bool) {
+	v, ok := r.Auth.OptionalViewer(ctx)
+	if !ok || !v.User.Role.Satisfies(role) {
+		return user.User{}, false
+	}
+	return v.User, true
+}

@@ -1,0 +1,254 @@
+// Package auth holds every authentication and authorization rule of
+// coursehub: password hashing, access tokens (JWT), sessions with rotating
+// refresh tokens, the HTTP middleware that reads the Bearer token, and the
+// @auth directive that guards schema fields.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/coursehub/coursehub/internal/apperr"
+	"github.com/coursehub/coursehub/internal/user"
+)
+
+// Users is what auth needs of the user domain.
+type Users interface {
+	Signup(ctx context.Context, in user.SignupInput) (user.User, error)
+	Authenticate(ctx context.Context, email, password string) (user.User, error)
+	ByID(ctx context.Context, id string) (user.User, error)
+}
+
+// Payload is what signup, login and refresh return.
+type Payload struct {
+	AccessToken  string
+	RefreshToken string
+	ExpiresAt    time.Time
+	User         user.User
+}
+
+// Config holds session lifetimes.
+type Config struct {
+	// RefreshTTL is how long a refresh token lives unused.
+	RefreshTTL time.Duration
+	// SessionTTL is the absolute lifetime of a session.
+	SessionTTL time.Duration
+}
+
+// Service runs signup, login, refresh and logout, and the per-request
+// session check.
+type Service struct {
+	users  Users
+	store  *Store
+	tokens *Tokens
+	cfg    Config
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// NewService wires the auth service.
+func NewService(users Users, store *Store, tokens *Tokens, cfg Config, logger *slog.Logger) *Service {
+	return &Service{users: users, store: store, tokens: tokens, cfg: cfg, logger: logger, now: time.Now}
+}
+
+var (
+	errSessionEnded   = apperr.New(apperr.Unauthenticated, "session has ended; sign in again")
+	errRefreshInvalid = apperr.New(apperr.Unauthenticated, "refresh token is invalid or expired")
+	errRefreshReused  = apperr.New(apperr.Unauthenticated, "refresh token was already used; the session has been ended")
+)
+
+// Signup creates an account and starts its first session.
+// Errors: BAD_USER_INPUT, CONFLICT.
+func (s *Service) Signup(ctx context.Context, in user.SignupInput) (Payload, error) {
+	u, err := s.users.Signup(ctx, in)
+	if err != nil {
+		return Payload{}, err
+	}
+	return s.startSession(ctx, u)
+}
+
+// Login checks credentials and starts a session.
+// Errors: BAD_USER_INPUT, UNAUTHENTICATED.
+func (s *Service) Login(ctx context.Context, email, password string) (Payload, error) {
+	u, err := s.users.Authenticate(ctx, email, password)
+	if err != nil {
+		return Payload{}, err
+	}
+	return s.startSession(ctx, u)
+}
+
+func (s *Service) startSession(ctx context.Context, u user.User) (Payload, error) {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	ss := session{
+		ID: bson.NewObjectID().Hex(), UserID: u.ID, CreatedAt: now,
+		ExpiresAt: now.Add(s.cfg.SessionTTL), Client: ClientFrom(ctx),
+	}
+	if err := s.store.insertSession(ctx, ss); err != nil {
+		return Payload{}, err
+	}
+	return s.issue(ctx, u, ss, "session:"+ss.ID, now)
+}
+
+// issue stores a new refresh token as the successor of parent and signs an
+// access token. errReused means parent already had a successor.
+func (s *Service) issue(ctx context.Context, u user.User, ss session, parent string, now time.Time) (Payload, error) {
+	raw := randomToken()
+	exp := now.Add(s.cfg.RefreshTTL)
+	if exp.After(ss.ExpiresAt) {
+		exp = ss.ExpiresAt
+	}
+	sid, err := bson.ObjectIDFromHex(ss.ID)
+	if err != nil {
+		return Payload{}, fmt.Errorf("auth: session id: %w", err)
+	}
+	if err := s.store.insertRefresh(ctx, refreshDoc{
+		Hash: hashToken(raw), Parent: parent, SessionID: sid, CreatedAt: now, ExpiresAt: exp,
+	}); err != nil {
+		return Payload{}, err
+	}
+	access, accessExp, err := s.tokens.Issue(u.ID, ss.ID, u.Role)
+	if err != nil {
+		return Payload{}, err
+	}
+	return Payload{AccessToken: access, RefreshToken: raw, ExpiresAt: accessExp, User: u}, nil
+}
+
+// Refresh rotates a refresh token: the presented one stops working and a new
+// pair is returned. Presenting a token that was already rotated ends the
+// whole session, because it means the token leaked (or two clients raced,
+// which a client must avoid by refreshing in a single flight).
+// Errors: UNAUTHENTICATED.
+func (s *Service) Refresh(ctx context.Context, raw string) (Payload, error) {
+	if !looksLikeToken(raw) {
+		return Payload{}, errRefreshInvalid
+	}
+	hash := hashToken(raw)
+	now := s.now().UTC().Truncate(time.Millisecond)
+	tok, err := s.store.refreshByHash(ctx, hash)
+	if errors.Is(err, errNoRow) {
+		return Payload{}, errRefreshInvalid
+	}
+	if err != nil {
+		return Payload{}, err
+	}
+	if !now.Before(tok.ExpiresAt) {
+		return Payload{}, errRefreshInvalid
+	}
+	ss, err := s.store.sessionByID(ctx, tok.SessionID.Hex())
+	if errors.Is(err, errNoRow) {
+		return Payload{}, errRefreshInvalid
+	}
+	if err != nil {
+		return Payload{}, err
+	}
+	if !ss.live(now) {
+		return Payload{}, errSessionEnded
+	}
+	u, err := s.users.ByID(ctx, ss.UserID)
+	if apperr.IsCode(err, apperr.NotFound) {
+		return Payload{}, errSessionEnded
+	}
+	if err != nil {
+		return Payload{}, err
+	}
+	p, err := s.issue(ctx, u, ss, hash, now)
+	if errors.Is(err, errReused) {
+		if err := s.store.revokeSession(ctx, ss.ID, now); err != nil {
+			return Payload{}, err
+		}
+		s.logger.WarnContext(ctx, "refresh token reuse; session ended", "session", ss.ID, "user", ss.UserID)
+		return Payload{}, errRefreshReused
+	}
+	return p, err
+}
+
+// Logout ends the caller's session: its refresh token and access token are
+// refused from the next request on. A refresh token of another session of the
+// same user, if given, ends that session too; anyone else's is ignored.
+// Errors: UNAUTHENTICATED.
+func (s *Service) Logout(ctx context.Context, refreshToken *string) error {
+	v, err := s.Viewer(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	if err := s.store.revokeSession(ctx, v.SessionID, now); err != nil {
+		return err
+	}
+	if refreshToken == nil || !looksLikeToken(*refreshToken) {
+		return nil
+	}
+	tok, err := s.store.refreshByHash(ctx, hashToken(*refreshToken))
+	if errors.Is(err, errNoRow) || tok.SessionID.Hex() == v.SessionID {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	other, err := s.store.sessionByID(ctx, tok.SessionID.Hex())
+	if err != nil || other.UserID != v.User.ID {
+		return nil
+	}
+	return s.store.revokeSession(ctx, other.ID, now)
+}
+
+// Viewer returns the caller behind a live session, doing the session check at
+// most once per request: one session read and one user read, both by _id and
+// run concurrently. Errors: UNAUTHENTICATED with the reason.
+func (s *Service) Viewer(ctx context.Context) (Viewer, error) {
+	st := stateFrom(ctx)
+	if st == nil {
+		return Viewer{}, apperr.New(apperr.Unauthenticated, ErrTokenMissing.Error())
+	}
+	st.once.Do(func() {
+		if st.principal == nil {
+			reason := st.failure
+			if reason == nil {
+				reason = ErrTokenMissing
+			}
+			st.viewerErr = apperr.New(apperr.Unauthenticated, reason.Error())
+			return
+		}
+		st.viewer, st.viewerErr = s.check(ctx, *st.principal)
+	})
+	return st.viewer, st.viewerErr
+}
+
+// OptionalViewer is Viewer for public fields: a caller without a live session
+// is anonymous rather than an error.
+func (s *Service) OptionalViewer(ctx context.Context) (Viewer, bool) {
+	v, err := s.Viewer(ctx)
+	return v, err == nil
+}
+
+func (s *Service) check(ctx context.Context, p Principal) (Viewer, error) {
+	type userResult struct {
+		u   user.User
+		err error
+	}
+	uc := make(chan userResult, 1)
+	go func() {
+		u, err := s.users.ByID(ctx, p.UserID)
+		uc <- userResult{u, err}
+	}()
+	ss, serr := s.store.sessionByID(ctx, p.SessionID)
+	ur := <-uc
+	switch {
+	case errors.Is(serr, errNoRow):
+		return Viewer{}, errSessionEnded
+	case serr != nil:
+		return Viewer{}, serr
+	case ss.UserID != p.UserID || !ss.live(s.now()):
+		return Viewer{}, errSessionEnded
+	case apperr.IsCode(ur.err, apperr.NotFound):
+		return Viewer{}, errSessionEnded
+	case ur.err != nil:
+		return Viewer{}, ur.err
+	}
+	return Viewer{User: ur.u, SessionID: ss.ID}, nil
+}

@@ -1,0 +1,183 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/coursehub/coursehub/internal/mongodb"
+)
+
+// session is a login: it starts at signup or login and ends at logout, on
+// refresh-token reuse, or at ExpiresAt.
+type session struct {
+	ID        string
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RevokedAt *time.Time
+	Client    ClientInfo
+}
+
+func (s session) live(now time.Time) bool {
+	return s.RevokedAt == nil && now.Before(s.ExpiresAt)
+}
+
+// sessionDoc is a document in the sessions collection. A session document is
+// written once and then only ever gets revokedAt set: the embedded database
+// does not make updates atomic, so nothing may depend on a read-modify-write.
+type sessionDoc struct {
+	ID        bson.ObjectID `bson:"_id"`
+	UserID    bson.ObjectID `bson:"userId"`
+	CreatedAt time.Time     `bson:"createdAt"`
+	ExpiresAt time.Time     `bson:"expiresAt"`
+	RevokedAt *time.Time    `bson:"revokedAt,omitempty"`
+	UserAgent string        `bson:"userAgent,omitempty"`
+	IP        string        `bson:"ip,omitempty"`
+}
+
+// refreshDoc is a document in the refresh_tokens collection. Its _id is the
+// SHA-256 of the token, so a refresh is an _id lookup. Parent is the hash of
+// the token it replaced (the session id for a session's first token); the
+// unique index on parent is what lets only one of two concurrent refreshes
+// with the same token succeed.
+type refreshDoc struct {
+	Hash      string        `bson:"_id"`
+	Parent    string        `bson:"parent"`
+	SessionID bson.ObjectID `bson:"sessionId"`
+	CreatedAt time.Time     `bson:"createdAt"`
+	ExpiresAt time.Time     `bson:"expiresAt"`
+}
+
+// Store persists sessions and refresh tokens.
+type Store struct {
+	sessions *mongo.Collection
+	refresh  *mongo.Collection
+}
+
+// NewStore returns a Store over db.
+func NewStore(db *mongo.Database) *Store {
+	return &Store{sessions: db.Collection("sessions"), refresh: db.Collection("refresh_tokens")}
+}
+
+// EnsureIndexes creates the indexes sessions and rotation rely on. The TTL
+// indexes are skipped on servers without them; expiry is also checked on read.
+func (s *Store) EnsureIndexes(ctx context.Context, logger *slog.Logger) error {
+	if err := mongodb.CreateIndexes(ctx, s.sessions, logger,
+		mongo.IndexModel{Keys: bson.D{{Key: "userId", Value: 1}}, Options: options.Index().SetName("userId")},
+		mongo.IndexModel{Keys: bson.D{{Key: "expiresAt", Value: 1}}, Options: options.Index().SetName("expiresAt_ttl").SetExpireAfterSeconds(0)},
+	); err != nil {
+		return err
+	}
+	return mongodb.CreateIndexes(ctx, s.refresh, logger,
+		mongo.IndexModel{Keys: bson.D{{Key: "parent", Value: 1}}, Options: options.Index().SetUnique(true).SetName("parent_unique")},
+		mongo.IndexModel{Keys: bson.D{{Key: "sessionId", Value: 1}}, Options: options.Index().SetName("sessionId")},
+		mongo.IndexModel{Keys: bson.D{{Key: "expiresAt", Value: 1}}, Options: options.Index().SetName("expiresAt_ttl").SetExpireAfterSeconds(0)},
+	)
+}
+
+// errNoRow is returned by the store when a lookup finds nothing.
+var errNoRow = fmt.Errorf("auth store: not found")
+
+func (s *Store) insertSession(ctx context.Context, ss session) error {
+	id, err := bson.ObjectIDFromHex(ss.ID)
+	if err != nil {
+		return fmt.Errorf("sessions: insert: %w", err)
+	}
+	uid, err := bson.ObjectIDFromHex(ss.UserID)
+	if err != nil {
+		return fmt.Errorf("sessions: insert: %w", err)
+	}
+	_, err = s.sessions.InsertOne(ctx, sessionDoc{
+		ID: id, UserID: uid, CreatedAt: ss.CreatedAt, ExpiresAt: ss.ExpiresAt,
+		UserAgent: ss.Client.UserAgent, IP: ss.Client.IP,
+	})
+	if err != nil {
+		return fmt.Errorf("sessions: insert: %w", err)
+	}
+	return nil
+}
+
+// sessionByID is the per-request session read: an _id lookup.
+func (s *Store) sessionByID(ctx context.Context, id string) (session, error) {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return session{}, errNoRow
+	}
+	var d sessionDoc
+	err = s.sessions.FindOne(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&d)
+	if mongodb.IsNoDocuments(err) {
+		return session{}, errNoRow
+	}
+	if err != nil {
+		return session{}, fmt.Errorf("sessions: by id: %w", err)
+	}
+	return session{
+		ID: d.ID.Hex(), UserID: d.UserID.Hex(), CreatedAt: d.CreatedAt, ExpiresAt: d.ExpiresAt,
+		RevokedAt: d.RevokedAt, Client: ClientInfo{UserAgent: d.UserAgent, IP: d.IP},
+	}, nil
+}
+
+// revokeSession ends a session. Setting revokedAt is idempotent, so two
+// concurrent revocations cannot undo each other.
+func (s *Store) revokeSession(ctx context.Context, id string, now time.Time) error {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return nil
+	}
+	_, err = s.sessions.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: oid}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "revokedAt", Value: now}}}})
+	if err != nil {
+		return fmt.Errorf("sessions: revoke: %w", err)
+	}
+	return nil
+}
+
+// insertRefresh stores a refresh token. It returns errReused when parent
+// already has a successor: the parent token was rotated before.
+func (s *Store) insertRefresh(ctx context.Context, d refreshDoc) error {
+	_, err := s.refresh.InsertOne(ctx, d)
+	if mongodb.IsDuplicateKey(err) {
+		return errReused
+	}
+	if err != nil {
+		return fmt.Errorf("refresh tokens: insert: %w", err)
+	}
+	return nil
+}
+
+var errReused = fmt.Errorf("refresh token already rotated")
+
+// refreshByHash finds a refresh token by its hash: an _id lookup.
+func (s *Store) refreshByHash(ctx context.Context, hash string) (refreshDoc, error) {
+	var d refreshDoc
+	err := s.refresh.FindOne(ctx, bson.D{{Key: "_id", Value: hash}}).Decode(&d)
+	if mongodb.IsNoDocuments(err) {
+		return refreshDoc{}, errNoRow
+	}
+	if err != nil {
+		return refreshDoc{}, fmt.Errorf("refresh tokens: by hash: %w", err)
+	}
+	return d, nil
+}
+
+// DeleteExpired removes sessions and refresh tokens past their expiry; it is
+// what a TTL index would do on servers that lack one.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	filter := bson.D{{Key: "expiresAt", Value: bson.D{{Key: "$lt", Value: now}}}}
+	r1, err := s.refresh.DeleteMany(ctx, filter)
+	if err != nil {
+		return 0, fmt.Errorf("refresh tokens: delete expired: %w", err)
+	}
+	r2, err := s.sessions.DeleteMany(ctx, filter)
+	if err != nil {
+		return r1.DeletedCount, fmt.Errorf("sessions: delete expired: %w", err)
+	}
+	return r1.DeletedCount + r2.DeletedCount, nil
+}

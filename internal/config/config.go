@@ -1,0 +1,219 @@
+// Package config turns the process environment into a validated Config. It is
+// read once, in cmd/server, and passed down; nothing else reads the
+// environment. Every error names the variable at fault.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Env is the deployment environment.
+type Env string
+
+// The environments APP_ENV accepts.
+const (
+	Development Env = "development"
+	Production  Env = "production"
+)
+
+// Config is the whole configuration of the server.
+type Config struct {
+	// Host and Port make the listen address; Port 0 picks a free port.
+	Host string
+	Port int
+
+	// MongoURI selects an external MongoDB; empty starts the embedded database.
+	MongoURI string
+	// Database is the MongoDB database name.
+	Database string
+	// DataDir holds the embedded database and the generated JWT secret.
+	DataDir string
+	// DBTimeout bounds every database call.
+	DBTimeout time.Duration
+
+	// JWTSecret signs access tokens (HS256). Empty only with the embedded
+	// database, where cmd/server generates one and keeps it in DataDir.
+	JWTSecret      []byte
+	JWTIssuer      string
+	JWTAudience    string
+	AccessTokenTTL time.Duration
+	// RefreshTokenTTL is how long an unused refresh token lives; each refresh
+	// issues a new one, so an active session slides forward.
+	RefreshTokenTTL time.Duration
+	// SessionTTL is the absolute lifetime of a session, however active.
+	SessionTTL time.Duration
+
+	BcryptCost int
+
+	// AdminEmail and AdminPassword name the first admin (both or neither).
+	AdminEmail    string
+	AdminPassword string
+
+	Env      Env
+	LogLevel slog.Level
+
+	// MaxBodyBytes caps a request body.
+	MaxBodyBytes int64
+}
+
+// MinSecretBytes is the shortest JWT_SECRET accepted: HS256 wants a key at
+// least as long as its 256-bit output.
+const MinSecretBytes = 32
+
+// Load reads the configuration through getenv and validates it.
+func Load(getenv func(string) string) (Config, error) {
+	c := Config{
+		Host:          getenv("HOST"),
+		MongoURI:      strings.TrimSpace(getenv("MONGODB_URI")),
+		Database:      orDefault(getenv("MONGODB_DATABASE"), "coursehub"),
+		DataDir:       orDefault(getenv("DATA_DIR"), "./data"),
+		JWTSecret:     []byte(getenv("JWT_SECRET")),
+		JWTIssuer:     orDefault(getenv("JWT_ISSUER"), "coursehub"),
+		JWTAudience:   orDefault(getenv("JWT_AUDIENCE"), "coursehub-api"),
+		AdminEmail:    strings.TrimSpace(getenv("ADMIN_EMAIL")),
+		AdminPassword: getenv("ADMIN_PASSWORD"),
+		Env:           Env(orDefault(getenv("APP_ENV"), string(Development))),
+	}
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	var err error
+	c.Port, err = intVar(getenv, "PORT", 8080, 0, 65535)
+	add(err)
+	c.BcryptCost, err = intVar(getenv, "BCRYPT_COST", 12, 4, 31)
+	add(err)
+	c.DBTimeout, err = durationVar(getenv, "DB_TIMEOUT", 5*time.Second, 100*time.Millisecond, time.Minute)
+	add(err)
+	c.AccessTokenTTL, err = durationVar(getenv, "ACCESS_TOKEN_TTL", 15*time.Minute, 10*time.Second, 24*time.Hour)
+	add(err)
+	c.RefreshTokenTTL, err = durationVar(getenv, "REFRESH_TOKEN_TTL", 7*24*time.Hour, time.Minute, 365*24*time.Hour)
+	add(err)
+	c.SessionTTL, err = durationVar(getenv, "SESSION_TTL", 30*24*time.Hour, time.Minute, 365*24*time.Hour)
+	add(err)
+	maxBody, err := intVar(getenv, "MAX_BODY_BYTES", 1<<20, 1<<10, 64<<20)
+	c.MaxBodyBytes = int64(maxBody)
+	add(err)
+
+	if c.RefreshTokenTTL > c.SessionTTL {
+		add(errors.New("REFRESH_TOKEN_TTL must not be longer than SESSION_TTL"))
+	}
+	if c.AccessTokenTTL > c.RefreshTokenTTL {
+		add(errors.New("ACCESS_TOKEN_TTL must not be longer than REFRESH_TOKEN_TTL"))
+	}
+	switch c.Env {
+	case Development, Production:
+	default:
+		add(fmt.Errorf("APP_ENV must be %q or %q", Development, Production))
+	}
+	c.LogLevel, err = logLevel(getenv("LOG_LEVEL"))
+	add(err)
+	add(checkSecret(c.JWTSecret))
+	if len(c.JWTSecret) == 0 && c.MongoURI != "" {
+		add(errors.New("JWT_SECRET is required when MONGODB_URI is set (a generated secret is kept only with the embedded database)"))
+	}
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		add(errors.New("ADMIN_EMAIL and ADMIN_PASSWORD must be set together"))
+	}
+	if c.AdminEmail != "" {
+		if _, err := mail.ParseAddress(c.AdminEmail); err != nil {
+			add(errors.New("ADMIN_EMAIL is not a valid email address"))
+		}
+	}
+	if strings.ContainsAny(c.Database, "/\\. \"$") || len(c.Database) > 63 {
+		add(errors.New("MONGODB_DATABASE is not a valid database name"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// Addr is the listen address.
+func (c Config) Addr() string { return c.Host + ":" + strconv.Itoa(c.Port) }
+
+// Embedded reports whether the embedded database is used.
+func (c Config) Embedded() bool { return c.MongoURI == "" }
+
+// exampleSecrets are values copied from tutorials; a server that signs with
+// one of them can be impersonated by anyone who read the same tutorial.
+var exampleSecrets = []string{
+	"secret", "changeme", "change-me", "your-secret", "your_secret", "yoursecret",
+	"jwt-secret", "jwt_secret", "jwtsecret", "mysecret", "my-secret", "supersecret",
+	"password", "example", "replace-me", "todo",
+}
+
+// CheckSecret refuses JWT secrets that are short, uniform or copied from an
+// example. An empty secret is allowed here; Load decides whether it may be.
+func checkSecret(secret []byte) error {
+	if len(secret) == 0 {
+		return nil
+	}
+	if len(secret) < MinSecretBytes {
+		return fmt.Errorf("JWT_SECRET must be at least %d bytes", MinSecretBytes)
+	}
+	lower := strings.ToLower(string(secret))
+	for _, ex := range exampleSecrets {
+		if strings.Contains(lower, ex) {
+			return errors.New("JWT_SECRET looks like an example value; generate one with `openssl rand -base64 48`")
+		}
+	}
+	distinct := map[byte]bool{}
+	for _, b := range secret {
+		distinct[b] = true
+	}
+	if len(distinct) < 8 {
+		return errors.New("JWT_SECRET has too little variety to be random")
+	}
+	return nil
+}
+
+func orDefault(v, def string) string {
+	if strings.TrimSpace(v) == "" {
+		return def
+	}
+	return strings.TrimSpace(v)
+}
+
+func intVar(getenv func(string) string, name string, def, lo, hi int) (int, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return def, fmt.Errorf("%s must be a whole number from %d to %d", name, lo, hi)
+	}
+	return n, nil
+}
+
+func durationVar(getenv func(string) string, name string, def, lo, hi time.Duration) (time.Duration, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || d > hi {
+		return def, fmt.Errorf("%s must be a duration (like 15m or 168h) from %s to %s", name, lo, hi)
+	}
+	return d, nil
+}
+
+func logLevel(v string) (slog.Level, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return slog.LevelInfo, errors.New("LOG_LEVEL must be debug, info, warn or error")
+}

@@ -1,0 +1,155 @@
+package course
+
+import (
+	"context"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/coursehub/coursehub/internal/apperr"
+	"github.com/coursehub/coursehub/internal/mongodb"
+	"github.com/coursehub/coursehub/internal/pagination"
+)
+
+// Service applies the catalogue rules. Who may call which method (admins
+// create and edit) is declared in the schema with @auth; what a caller may
+// see (unpublished courses only for admins) is decided here.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewService returns a Service over store.
+func NewService(store Store) *Service {
+	return &Service{store: store, now: time.Now}
+}
+
+var errNotFound = apperr.New(apperr.NotFound, "course not found")
+
+// Create adds a course created by creatorID.
+// Errors: BAD_USER_INPUT.
+func (s *Service) Create(ctx context.Context, creatorID string, in CreateInput) (Course, error) {
+	title, err := normalizeTitle(in.Title)
+	if err != nil {
+		return Course{}, err
+	}
+	desc, err := normalizeDescription(in.Description)
+	if err != nil {
+		return Course{}, err
+	}
+	if err := checkPrice(in.Price); err != nil {
+		return Course{}, err
+	}
+	img, err := normalizeImageLink(in.ImageLink)
+	if err != nil {
+		return Course{}, err
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	c := Course{
+		ID: bson.NewObjectID().Hex(), Title: title, Description: desc, Price: in.Price,
+		ImageLink: img, Published: in.Published != nil && *in.Published,
+		CreatedByID: creatorID, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.store.Insert(ctx, c); err != nil {
+		return Course{}, err
+	}
+	return c, nil
+}
+
+// Update changes the fields set in in; publishing is setting Published.
+// Errors: BAD_USER_INPUT, NOT_FOUND.
+func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (Course, error) {
+	if _, err := mongodb.ParseID("id", id); err != nil {
+		return Course{}, err
+	}
+	var err error
+	if in.Title != nil {
+		t, err := normalizeTitle(*in.Title)
+		if err != nil {
+			return Course{}, err
+		}
+		in.Title = &t
+	}
+	if in.Description != nil {
+		d, err := normalizeDescription(*in.Description)
+		if err != nil {
+			return Course{}, err
+		}
+		in.Description = &d
+	}
+	if in.Price != nil {
+		if err := checkPrice(*in.Price); err != nil {
+			return Course{}, err
+		}
+	}
+	if in.ImageLink != nil {
+		img, err := normalizeImageLink(in.ImageLink)
+		if err != nil {
+			return Course{}, err
+		}
+		empty := ""
+		if img == nil {
+			img = &empty // clears the link
+		}
+		in.ImageLink = img
+	}
+	c, err := s.store.Update(ctx, id, in, s.now().UTC().Truncate(time.Millisecond))
+	if err != nil {
+		return Course{}, err
+	}
+	return c, nil
+}
+
+// Get returns a course the viewer may see: unpublished courses only when
+// includeUnpublished (admins). A missing or hidden course is (nil, nil).
+// Errors: BAD_USER_INPUT (malformed id).
+func (s *Service) Get(ctx context.Context, id string, includeUnpublished bool) (*Course, error) {
+	if _, err := mongodb.ParseID("id", id); err != nil {
+		return nil, err
+	}
+	c, err := s.store.ByID(ctx, id)
+	if apperr.IsCode(err, apperr.NotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !c.Published && !includeUnpublished {
+		return nil, nil
+	}
+	return &c, nil
+}
+
+// Purchasable returns a course that may be bought: it exists and is published.
+// Errors: BAD_USER_INPUT (malformed id), NOT_FOUND.
+func (s *Service) Purchasable(ctx context.Context, id string) (Course, error) {
+	c, err := s.Get(ctx, id, false)
+	if err != nil {
+		return Course{}, err
+	}
+	if c == nil {
+		return Course{}, errNotFound
+	}
+	return *c, nil
+}
+
+// ByIDs returns the courses among ids regardless of publication (for lists
+// the caller is entitled to, such as their purchases).
+func (s *Service) ByIDs(ctx context.Context, ids []string) ([]Course, error) {
+	return s.store.ByIDs(ctx, ids)
+}
+
+// List returns a newest-first page of the courses the viewer may see.
+// Errors: BAD_USER_INPUT (first, after).
+func (s *Service) List(ctx context.Context, includeUnpublished bool, first int, after *string) (pagination.Page[Course], error) {
+	args, err := pagination.Parse(first, after)
+	if err != nil {
+		return pagination.Page[Course]{}, err
+	}
+	return s.store.List(ctx, !includeUnpublished, args)
+}
+
+// Count counts the courses the viewer may see.
+func (s *Service) Count(ctx context.Context, includeUnpublished bool) (int, error) {
+	return s.store.Count(ctx, !includeUnpublished)
+}

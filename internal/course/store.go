@@ -1,0 +1,196 @@
+package course
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/coursehub/coursehub/internal/mongodb"
+	"github.com/coursehub/coursehub/internal/pagination"
+)
+
+// courseDoc is a document in the courses collection. The _id is an ObjectID,
+// so sorting by _id is newest first and a cursor is just the last _id.
+type courseDoc struct {
+	ID          bson.ObjectID `bson:"_id"`
+	Title       string        `bson:"title"`
+	Description string        `bson:"description"`
+	Price       int64         `bson:"price"`
+	ImageLink   *string       `bson:"imageLink,omitempty"`
+	Published   bool          `bson:"published"`
+	CreatedBy   bson.ObjectID `bson:"createdBy"`
+	CreatedAt   time.Time     `bson:"createdAt"`
+	UpdatedAt   time.Time     `bson:"updatedAt"`
+}
+
+func (d courseDoc) toCourse() Course {
+	return Course{
+		ID: d.ID.Hex(), Title: d.Title, Description: d.Description, Price: int(d.Price),
+		ImageLink: d.ImageLink, Published: d.Published, CreatedByID: d.CreatedBy.Hex(),
+		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
+	}
+}
+
+// MongoStore is the Store on MongoDB.
+type MongoStore struct {
+	coll *mongo.Collection
+}
+
+var _ Store = (*MongoStore)(nil)
+
+// NewMongoStore returns a store over db's courses collection.
+func NewMongoStore(db *mongo.Database) *MongoStore {
+	return &MongoStore{coll: db.Collection("courses")}
+}
+
+// EnsureIndexes creates the index behind the public, newest-first listing.
+func (s *MongoStore) EnsureIndexes(ctx context.Context, logger *slog.Logger) error {
+	return mongodb.CreateIndexes(ctx, s.coll, logger, mongo.IndexModel{
+		Keys:    bson.D{{Key: "published", Value: 1}, {Key: "_id", Value: -1}},
+		Options: options.Index().SetName("published_id"),
+	})
+}
+
+// Insert stores a new course.
+func (s *MongoStore) Insert(ctx context.Context, c Course) error {
+	id, err := bson.ObjectIDFromHex(c.ID)
+	if err != nil {
+		return fmt.Errorf("courses: insert: %w", err)
+	}
+	creator, err := bson.ObjectIDFromHex(c.CreatedByID)
+	if err != nil {
+		return fmt.Errorf("courses: insert: creator: %w", err)
+	}
+	_, err = s.coll.InsertOne(ctx, courseDoc{
+		ID: id, Title: c.Title, Description: c.Description, Price: int64(c.Price),
+		ImageLink: c.ImageLink, Published: c.Published, CreatedBy: creator,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	})
+	if err != nil {
+		return fmt.Errorf("courses: insert: %w", err)
+	}
+	return nil
+}
+
+// ByID finds a course by id (an _id lookup). Errors: NOT_FOUND.
+func (s *MongoStore) ByID(ctx context.Context, id string) (Course, error) {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return Course{}, errNotFound
+	}
+	var d courseDoc
+	err = s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&d)
+	if mongodb.IsNoDocuments(err) {
+		return Course{}, errNotFound
+	}
+	if err != nil {
+		return Course{}, fmt.Errorf("courses: by id: %w", err)
+	}
+	return d.toCourse(), nil
+}
+
+// ByIDs finds the courses among ids in one query.
+func (s *MongoStore) ByIDs(ctx context.Context, ids []string) ([]Course, error) {
+	oids := make([]bson.ObjectID, 0, len(ids))
+	for _, id := range ids {
+		if oid, err := bson.ObjectIDFromHex(id); err == nil {
+			oids = append(oids, oid)
+		}
+	}
+	if len(oids) == 0 {
+		return nil, nil
+	}
+	return s.find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: oids}}}}, nil)
+}
+
+func (s *MongoStore) find(ctx context.Context, filter bson.D, opts *options.FindOptionsBuilder) ([]Course, error) {
+	cur, err := s.coll.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, fmt.Errorf("courses: find: %w", err)
+	}
+	var docs []courseDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("courses: find: %w", err)
+	}
+	out := make([]Course, len(docs))
+	for i, d := range docs {
+		out[i] = d.toCourse()
+	}
+	return out, nil
+}
+
+// Update sets the given fields. An empty ImageLink removes the link.
+// Errors: NOT_FOUND.
+func (s *MongoStore) Update(ctx context.Context, id string, in UpdateInput, now time.Time) (Course, error) {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return Course{}, errNotFound
+	}
+	set := bson.D{{Key: "updatedAt", Value: now}}
+	var unset bson.D
+	if in.Title != nil {
+		set = append(set, bson.E{Key: "title", Value: *in.Title})
+	}
+	if in.Description != nil {
+		set = append(set, bson.E{Key: "description", Value: *in.Description})
+	}
+	if in.Price != nil {
+		set = append(set, bson.E{Key: "price", Value: int64(*in.Price)})
+	}
+	if in.Published != nil {
+		set = append(set, bson.E{Key: "published", Value: *in.Published})
+	}
+	if in.ImageLink != nil {
+		if *in.ImageLink == "" {
+			unset = bson.D{{Key: "imageLink", Value: ""}}
+		} else {
+			set = append(set, bson.E{Key: "imageLink", Value: *in.ImageLink})
+		}
+	}
+	update := bson.D{{Key: "$set", Value: set}}
+	if unset != nil {
+		update = append(update, bson.E{Key: "$unset", Value: unset})
+	}
+	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}}, update)
+	if err != nil {
+		return Course{}, fmt.Errorf("courses: update: %w", err)
+	}
+	if res.MatchedCount == 0 {
+		return Course{}, errNotFound
+	}
+	return s.ByID(ctx, id)
+}
+
+func listFilter(publishedOnly bool) bson.D {
+	if publishedOnly {
+		return bson.D{{Key: "published", Value: true}}
+	}
+	return bson.D{}
+}
+
+// List returns one newest-first page: one query, fetching one extra document
+// to learn whether there is a next page.
+func (s *MongoStore) List(ctx context.Context, publishedOnly bool, args pagination.Args) (pagination.Page[Course], error) {
+	courses, err := s.find(ctx, args.Filter(listFilter(publishedOnly)), args.FindOptions())
+	if err != nil {
+		return pagination.Page[Course]{}, err
+	}
+	return pagination.NewPage(courses, args, func(c Course) bson.ObjectID {
+		oid, _ := bson.ObjectIDFromHex(c.ID)
+		return oid
+	}), nil
+}
+
+// Count counts courses.
+func (s *MongoStore) Count(ctx context.Context, publishedOnly bool) (int, error) {
+	n, err := s.coll.CountDocuments(ctx, listFilter(publishedOnly))
+	if err != nil {
+		return 0, fmt.Errorf("courses: count: %w", err)
+	}
+	return int(n), nil
+}

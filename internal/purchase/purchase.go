@@ -1,0 +1,36 @@
+// Package purchase owns purchases: buying a course exactly once and listing
+// what a user bought, newest first.
+package purchase
+
+import (
+	"context"
+	"time"
+
+	"github.com/coursehub/coursehub/internal/course"
+	"github.com/coursehub/coursehub/internal/pagination"
+)
+
+// Purchase is one user's purchase of one course.
+type Purchase struct {
+	ID          string
+	UserID      string
+	CourseID    string
+	PricePaid   int
+	PurchasedAt time.Time
+}
+
+// Courses is what purchases need of the catalogue.
+type Courses interface {
+	Purchasable(ctx context.Context, id string) (course.Course, error)
+	ByIDs(ctx context.Context, ids []string) ([]course.Course, error)
+}
+
+// Store persists purchases.
+type Store interface {
+	// Insert stores p; when the user already bought the course it returns
+	// the existing purchase instead (the unique index decides, not a check).
+	Insert(ctx context.Context, p Purchase) (Purchase, error)
+	// List returns a newest-first page of a user's purchases.
+	List(ctx context.Context, userID string, args pagination.Args) (pagination.Page[Purchase], error)
+	Count(ctx context.Context, userID string) (int, error)
+}

@@ -1,0 +1,79 @@
+package purchase
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/coursehub/coursehub/internal/course"
+	"github.com/coursehub/coursehub/internal/pagination"
+)
+
+// Service runs purchases.
+type Service struct {
+	store   Store
+	courses Courses
+	now     func() time.Time
+}
+
+// NewService returns a Service.
+func NewService(store Store, courses Courses) *Service {
+	return &Service{store: store, courses: courses, now: time.Now}
+}
+
+// Buy records that userID bought courseID at its current price. Buying again
+// returns the first purchase; concurrent calls make one record.
+// Errors: BAD_USER_INPUT (malformed id), NOT_FOUND (missing or unpublished).
+func (s *Service) Buy(ctx context.Context, userID, courseID string) (Purchase, error) {
+	c, err := s.courses.Purchasable(ctx, courseID)
+	if err != nil {
+		return Purchase{}, err
+	}
+	return s.store.Insert(ctx, Purchase{
+		ID: bson.NewObjectID().Hex(), UserID: userID, CourseID: c.ID,
+		PricePaid: c.Price, PurchasedAt: s.now().UTC().Truncate(time.Millisecond),
+	})
+}
+
+// Courses returns a newest-purchase-first page of the courses userID bought,
+// in two queries whatever the page size: the purchases, then their courses.
+// Errors: BAD_USER_INPUT (first, after).
+func (s *Service) Courses(ctx context.Context, userID string, first int, after *string) (pagination.Page[course.Course], error) {
+	args, err := pagination.Parse(first, after)
+	if err != nil {
+		return pagination.Page[course.Course]{}, err
+	}
+	purchases, err := s.store.List(ctx, userID, args)
+	if err != nil {
+		return pagination.Page[course.Course]{}, err
+	}
+	ids := make([]string, len(purchases.Edges))
+	for i, e := range purchases.Edges {
+		ids[i] = e.Node.CourseID
+	}
+	courses, err := s.courses.ByIDs(ctx, ids)
+	if err != nil {
+		return pagination.Page[course.Course]{}, err
+	}
+	byID := make(map[string]course.Course, len(courses))
+	for _, c := range courses {
+		byID[c.ID] = c
+	}
+	page := pagination.Page[course.Course]{HasNextPage: purchases.HasNextPage}
+	page.Edges = make([]pagination.Edge[course.Course], 0, len(purchases.Edges))
+	for _, e := range purchases.Edges {
+		c, ok := byID[e.Node.CourseID]
+		if !ok {
+			return pagination.Page[course.Course]{}, fmt.Errorf("purchase %s: course %s is missing", e.Node.ID, e.Node.CourseID)
+		}
+		page.Edges = append(page.Edges, pagination.Edge[course.Course]{Cursor: e.Cursor, Node: c})
+	}
+	return page, nil
+}
+
+// Count counts userID's purchases.
+func (s *Service) Count(ctx context.Context, userID string) (int, error) {
+	return s.store.Count(ctx, userID)
+}

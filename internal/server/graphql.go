@@ -1,0 +1,114 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/coursehub/coursehub/graph"
+	"github.com/coursehub/coursehub/internal/apperr"
+)
+
+// queryCacheSize is how many parsed and validated documents are kept.
+const queryCacheSize = 1000
+
+// newGraphQLHandler builds the gqlgen handler. handler.New with explicit
+// transports and extensions, never NewDefaultServer, which gqlgen itself
+// calls unfit for production.
+func newGraphQLHandler(d Deps) *handler.Server {
+	cfg := graph.Config{
+		Resolvers: d.Resolver,
+		Directives: graph.DirectiveRoot{
+			Auth:   d.Resolver.Auth.Directive,
+			Public: func(ctx context.Context, _ any, next graphql.Resolver) (any, error) { return next(ctx) },
+		},
+	}
+	srv := handler.New(graph.NewExecutableSchema(cfg))
+	srv.AddTransport(postTransport{})
+	srv.AddTransport(getTransport{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
+	if d.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if oc := graphql.GetOperationContext(ctx); oc != nil {
+			setOperationName(ctx, oc.OperationName)
+		}
+		return next(d.Resolver.WithLoaders(ctx))
+	})
+	srv.SetErrorPresenter(presentError(d.Logger))
+	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
+		d.Logger.ErrorContext(ctx, "panic in resolver", "panic", v,
+			"request_id", requestIDFrom(ctx), "path", fieldPath(ctx), "stack", string(debug.Stack()))
+		return apperr.New(apperr.Internal, "internal server error")
+	})
+	return srv
+}
+
+// gqlgen's own codes that are not the contract's are mapped onto it.
+var codeAliases = map[string]apperr.Code{
+	"GRAPHQL_PARSE_FAILED":      apperr.GraphQLParseFailed,
+	"GRAPHQL_VALIDATION_FAILED": apperr.GraphQLValidationFailed,
+	"COMPLEXITY_LIMIT_EXCEEDED": apperr.GraphQLValidationFailed,
+}
+
+// enumEcho matches gqlparser's message for a bad enum variable, which quotes
+// the submitted value.
+var enumEcho = regexp.MustCompile(`^.* is not a valid (\w+)$`)
+
+// presentError is the one place where errors become what clients see: every
+// error gets a contract code in extensions.code; anything not coded is logged
+// with the request id and field path and shown only as INTERNAL_SERVER_ERROR.
+func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		out := graphql.DefaultErrorPresenter(ctx, err)
+		if ae, ok := apperr.As(err); ok && ae.Code != apperr.Internal {
+			out.Message = ae.Message
+			out.Extensions = map[string]any{"code": string(ae.Code)}
+			if ae.Field != "" {
+				out.Extensions["field"] = ae.Field
+			}
+			if ae.RetryAfterSeconds > 0 {
+				out.Extensions["retryAfter"] = ae.RetryAfterSeconds
+			}
+			return out
+		}
+		var ge *gqlerror.Error
+		if errors.As(err, &ge) && ge.Err == nil {
+			// Raised by the parser, validator or executor themselves.
+			code, _ := ge.Extensions["code"].(string)
+			if c, ok := codeAliases[code]; ok {
+				out.Extensions = map[string]any{"code": string(c)}
+				if m := enumEcho.FindStringSubmatch(out.Message); m != nil {
+					out.Message = fmt.Sprintf("value is not a valid %s", m[1])
+				}
+				return out
+			}
+		}
+		logger.ErrorContext(ctx, "internal error", "err", err,
+			"request_id", requestIDFrom(ctx), "path", fieldPath(ctx))
+		return &gqlerror.Error{
+			Message:    apperr.MessageOf(err),
+			Path:       out.Path,
+			Locations:  out.Locations,
+			Extensions: map[string]any{"code": string(apperr.Internal)},
+		}
+	}
+}
+
+func fieldPath(ctx context.Context) string {
+	if fc := graphql.GetFieldContext(ctx); fc != nil {
+		return fc.Path().String()
+	}
+	return ""
+}

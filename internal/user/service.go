@@ -1,0 +1,136 @@
+package user
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/coursehub/coursehub/internal/apperr"
+)
+
+// ErrAuthenticationFailed is the one answer to a wrong email or password, so
+// that the two cannot be told apart.
+var ErrAuthenticationFailed = apperr.New(apperr.Unauthenticated, "invalid email or password")
+
+// Service applies the account rules.
+type Service struct {
+	store  Store
+	hasher PasswordHasher
+	now    func() time.Time
+}
+
+// NewService returns a Service over store, hashing with hasher.
+func NewService(store Store, hasher PasswordHasher) *Service {
+	return &Service{store: store, hasher: hasher, now: time.Now}
+}
+
+// Signup creates a USER account.
+// Errors: BAD_USER_INPUT (email, name, password), CONFLICT (email taken).
+func (s *Service) Signup(ctx context.Context, in SignupInput) (User, error) {
+	email, err := NormalizeEmail(in.Email)
+	if err != nil {
+		return User{}, err
+	}
+	name, err := NormalizeName(in.Name)
+	if err != nil {
+		return User{}, err
+	}
+	return s.create(ctx, email, name, in.Password, RoleUser)
+}
+
+func (s *Service) create(ctx context.Context, email, name, password string, role Role) (User, error) {
+	hash, err := s.hasher.Hash(password)
+	if err != nil {
+		return User{}, err
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	u := User{ID: bson.NewObjectID().Hex(), Name: name, Email: email, Role: role, CreatedAt: now, UpdatedAt: now}
+	if err := s.store.Insert(ctx, u, hash); err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+// Authenticate checks an email and password.
+// Errors: BAD_USER_INPUT (malformed email, over-long password),
+// UNAUTHENTICATED (ErrAuthenticationFailed, for an unknown email and a wrong
+// password alike, after the same bcrypt work).
+func (s *Service) Authenticate(ctx context.Context, email, password string) (User, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return User{}, err
+	}
+	u, hash, err := s.store.ByEmail(ctx, email)
+	if apperr.IsCode(err, apperr.NotFound) {
+		if err := s.hasher.CompareDummy(password); err != nil {
+			return User{}, err
+		}
+		return User{}, ErrAuthenticationFailed
+	}
+	if err != nil {
+		return User{}, err
+	}
+	ok, err := s.hasher.Compare(hash, password)
+	if err != nil {
+		return User{}, err
+	}
+	if !ok {
+		return User{}, ErrAuthenticationFailed
+	}
+	return u, nil
+}
+
+// ByID returns one user. Errors: NOT_FOUND.
+func (s *Service) ByID(ctx context.Context, id string) (User, error) {
+	return s.store.ByID(ctx, id)
+}
+
+// ByIDs returns the users that exist among ids, in no particular order.
+func (s *Service) ByIDs(ctx context.Context, ids []string) ([]User, error) {
+	return s.store.ByIDs(ctx, ids)
+}
+
+// SetRole changes a user's role; it takes effect on that user's next request.
+// An admin cannot change their own role, so the last admin cannot lock
+// everyone out by accident.
+// Errors: BAD_USER_INPUT (malformed id, own role, unknown role), NOT_FOUND.
+func (s *Service) SetRole(ctx context.Context, actorID, userID string, role Role) (User, error) {
+	if !role.Valid() {
+		return User{}, apperr.Input("role", "unknown role")
+	}
+	if actorID == userID {
+		return User{}, apperr.Input("userId", "you cannot change your own role")
+	}
+	return s.store.SetRole(ctx, userID, role, s.now().UTC().Truncate(time.Millisecond))
+}
+
+// EnsureAdmin makes email an admin: it creates the account with password if
+// it is missing and promotes it if it exists (its password is left alone).
+func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (User, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return User{}, fmt.Errorf("ADMIN_EMAIL: %w", err)
+	}
+	u, _, err := s.store.ByEmail(ctx, email)
+	if apperr.IsCode(err, apperr.NotFound) {
+		u, err = s.create(ctx, email, "Admin", password, RoleAdmin)
+		if apperr.IsCode(err, apperr.Conflict) {
+			// Another instance created it first; promote what it made.
+			u, _, err = s.store.ByEmail(ctx, email)
+		} else {
+			if err != nil {
+				return User{}, fmt.Errorf("ADMIN_PASSWORD: %w", err)
+			}
+			return u, nil
+		}
+	}
+	if err != nil {
+		return User{}, err
+	}
+	if u.Role == RoleAdmin {
+		return u, nil
+	}
+	return s.store.SetRole(ctx, u.ID, RoleAdmin, s.now().UTC().Truncate(time.Millisecond))
+}

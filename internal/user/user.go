@@ -1,0 +1,68 @@
+// Package user owns accounts: the User type, the rules for emails, names and
+// roles, and the users collection.
+package user
+
+import (
+	"context"
+	"time"
+)
+
+// Role is what a user may do. The GraphQL enum Role binds to it.
+type Role string
+
+// The roles, lowest first.
+const (
+	RoleUser  Role = "USER"
+	RoleAdmin Role = "ADMIN"
+)
+
+var rank = map[Role]int{RoleUser: 1, RoleAdmin: 2}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return rank[r] > 0 }
+
+// Satisfies reports whether r is at least min.
+func (r Role) Satisfies(min Role) bool { return r.Valid() && rank[r] >= rank[min] }
+
+// User is an account as the rest of the program sees it: no password hash.
+type User struct {
+	ID        string
+	Name      string
+	Email     string
+	Role      Role
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// OwnerID makes a User ownable for the @auth(allowOwner: true) rule: a user
+// owns their own record.
+func (u *User) OwnerID() string { return u.ID }
+
+// SignupInput is what a new account starts from.
+type SignupInput struct {
+	Email    string
+	Password string
+	Name     string
+}
+
+// PasswordHasher hashes and checks passwords; the rules (length, encoding,
+// cost) live in internal/auth.
+type PasswordHasher interface {
+	// Hash checks the password against the policy (BAD_USER_INPUT) and hashes it.
+	Hash(password string) (string, error)
+	// Compare reports whether password matches hash. It refuses a password no
+	// hash could match (too long) with BAD_USER_INPUT.
+	Compare(hash, password string) (bool, error)
+	// CompareDummy does the same work as Compare against no account, so that an
+	// unknown email costs as much as a wrong password.
+	CompareDummy(password string) error
+}
+
+// Store persists users. Its methods map driver errors to apperr codes.
+type Store interface {
+	Insert(ctx context.Context, u User, passwordHash string) error
+	ByID(ctx context.Context, id string) (User, error)
+	ByIDs(ctx context.Context, ids []string) ([]User, error)
+	ByEmail(ctx context.Context, email string) (User, string, error)
+	SetRole(ctx context.Context, id string, role Role, now time.Time) (User, error)
+}
