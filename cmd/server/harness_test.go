@@ -1,0 +1,287 @@
+package main
+
+// The end-to-end harness: each test starts the real program (run) on
+// 127.0.0.1:0 with its own embedded database in a temporary directory, and
+// talks to it over HTTP like a client.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Test credentials of the first admin.
+const (
+	adminEmail    = "admin@example.com"
+	adminPassword = "admin-password-1"
+)
+
+// testServer is one running instance of the program.
+type testServer struct {
+	URL     string
+	DataDir string
+	logs    *logBuffer
+	cancel  context.CancelFunc
+	done    chan error
+	client  *http.Client
+}
+
+// logBuffer collects the server's log and reports the listen address.
+type logBuffer struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	addrc chan string
+	once  sync.Once
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	for _, line := range strings.Split(string(p), "\n") {
+		var rec struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
+			l.once.Do(func() { l.addrc <- rec.Addr })
+		}
+	}
+	return len(p), nil
+}
+
+// String returns everything logged so far.
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// testEnv is the environment every test server gets unless overridden.
+func testEnv(dataDir string) map[string]string {
+	return map[string]string{
+		"HOST":           "127.0.0.1",
+		"PORT":           "0",
+		"DATA_DIR":       dataDir,
+		"BCRYPT_COST":    "4",
+		"ADMIN_EMAIL":    adminEmail,
+		"ADMIN_PASSWORD": adminPassword,
+		"LOG_LEVEL":      "info",
+	}
+}
+
+// mustStartServer starts the program with testEnv plus env (an empty value
+// removes a variable) and waits until it listens. It stops in Cleanup.
+func mustStartServer(tb testing.TB, env map[string]string) *testServer {
+	tb.Helper()
+	dataDir := env["DATA_DIR"]
+	if dataDir == "" {
+		dataDir = tb.TempDir()
+	}
+	vars := testEnv(dataDir)
+	for k, v := range env {
+		vars[k] = v
+	}
+	getenv := func(k string) string { return vars[k] }
+	logs := &logBuffer{addrc: make(chan string, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &testServer{DataDir: dataDir, logs: logs, cancel: cancel, done: make(chan error, 1),
+		client: &http.Client{Timeout: 30 * time.Second}}
+	go func() { s.done <- run(ctx, []string{"server"}, getenv, logs, io.Discard) }()
+	select {
+	case addr := <-logs.addrc:
+		s.URL = "http://" + addr
+	case err := <-s.done:
+		cancel()
+		tb.Fatalf("server exited before listening: %v\nlog:\n%s", err, logs.String())
+	case <-time.After(60 * time.Second):
+		cancel()
+		tb.Fatalf("server did not start in time\nlog:\n%s", logs.String())
+	}
+	tb.Cleanup(func() { s.stop(tb) })
+	return s
+}
+
+// stop shuts the server down and checks that it stopped cleanly. It is safe
+// to call twice.
+func (s *testServer) stop(tb testing.TB) {
+	tb.Helper()
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	s.cancel = nil
+	select {
+	case err := <-s.done:
+		if err != nil {
+			tb.Errorf("server stopped with error: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		tb.Errorf("server did not stop in time")
+	}
+}
+
+// gqlError is one entry of a response's errors.
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+// Code is the contract code in extensions.code.
+func (e gqlError) Code() string {
+	c, _ := e.Extensions["code"].(string)
+	return c
+}
+
+// gqlResponse is a decoded GraphQL response with its HTTP status.
+type gqlResponse struct {
+	Status int
+	Header http.Header
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+	Raw    string
+}
+
+// Codes lists the codes of all errors, in order.
+func (r gqlResponse) Codes() []string {
+	out := make([]string, len(r.Errors))
+	for i, e := range r.Errors {
+		out[i] = e.Code()
+	}
+	return out
+}
+
+// mustNoErrors fails the test if the response has errors.
+func (r gqlResponse) mustNoErrors(tb testing.TB) gqlResponse {
+	tb.Helper()
+	if len(r.Errors) > 0 || r.Status != http.StatusOK {
+		tb.Fatalf("unexpected errors (status %d): %s", r.Status, r.Raw)
+	}
+	return r
+}
+
+// mustCode fails the test unless the response has exactly one error, with code.
+func (r gqlResponse) mustCode(tb testing.TB, code string) gqlError {
+	tb.Helper()
+	if len(r.Errors) != 1 || r.Errors[0].Code() != code {
+		tb.Fatalf("want one %s error, got (status %d): %s", code, r.Status, r.Raw)
+	}
+	return r.Errors[0]
+}
+
+// decode unmarshals data into v.
+func (r gqlResponse) decode(tb testing.TB, v any) {
+	tb.Helper()
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		tb.Fatalf("decode data: %v\n%s", err, r.Raw)
+	}
+}
+
+// post sends a GraphQL request over POST with an optional bearer token.
+func (s *testServer) post(tb testing.TB, token, query string, vars map[string]any) gqlResponse {
+	tb.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return s.do(tb, req)
+}
+
+// do sends any request to the server and decodes a GraphQL response.
+func (s *testServer) do(tb testing.TB, req *http.Request) gqlResponse {
+	tb.Helper()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := gqlResponse{Status: resp.StatusCode, Header: resp.Header, Raw: string(b)}
+	if err := json.Unmarshal(b, &out); err != nil {
+		tb.Fatalf("response is not JSON (status %d): %q", resp.StatusCode, b)
+	}
+	return out
+}
+
+// authPayload is AuthPayload as a client sees it.
+type authPayload struct {
+	AccessToken  string    `json:"accessToken"`
+	RefreshToken string    `json:"refreshToken"`
+	ExpiresAt    time.Time `json:"expiresAt"`
+	User         struct {
+		ID    string  `json:"id"`
+		Name  string  `json:"name"`
+		Email *string `json:"email"`
+		Role  string  `json:"role"`
+	} `json:"user"`
+}
+
+const authFields = `accessToken refreshToken expiresAt user { id name email role }`
+
+// mustSignup creates an account and returns its payload.
+func (s *testServer) mustSignup(tb testing.TB, email, password, name string) authPayload {
+	tb.Helper()
+	r := s.post(tb, "", `mutation($in: SignupInput!) { signup(input: $in) { `+authFields+` } }`,
+		map[string]any{"in": map[string]any{"email": email, "password": password, "name": name}}).mustNoErrors(tb)
+	var d struct{ Signup authPayload }
+	r.decode(tb, &d)
+	return d.Signup
+}
+
+// mustLogin logs in and returns the payload.
+func (s *testServer) mustLogin(tb testing.TB, email, password string) authPayload {
+	tb.Helper()
+	r := s.post(tb, "", `mutation($in: LoginInput!) { login(input: $in) { `+authFields+` } }`,
+		map[string]any{"in": map[string]any{"email": email, "password": password}}).mustNoErrors(tb)
+	var d struct{ Login authPayload }
+	r.decode(tb, &d)
+	return d.Login
+}
+
+// mustAdminToken logs in as the first admin.
+func (s *testServer) mustAdminToken(tb testing.TB) string {
+	tb.Helper()
+	return s.mustLogin(tb, adminEmail, adminPassword).AccessToken
+}
+
+// courseRef is a created course.
+type courseRef struct {
+	ID        string `json:"id"`
+	Title     string `json:"title"`
+	Price     int    `json:"price"`
+	Published bool   `json:"published"`
+}
+
+// mustCreateCourse creates a course as admin.
+func (s *testServer) mustCreateCourse(tb testing.TB, adminToken, title string, price int, published bool) courseRef {
+	tb.Helper()
+	r := s.post(tb, adminToken, `mutation($in: CreateCourseInput!) { createCourse(input: $in) { id title price published } }`,
+		map[string]any{"in": map[string]any{"title": title, "description": "About " + title, "price": price, "published": published}}).mustNoErrors(tb)
+	var d struct{ CreateCourse courseRef }
+	r.decode(tb, &d)
+	return d.CreateCourse
+}
+
+// uniqueEmail makes an email unique within a test.
+func uniqueEmail(tb testing.TB, n int) string {
+	return fmt.Sprintf("user%d-%d@example.com", n, time.Now().UnixNano())
+}
