@@ -42,7 +42,11 @@ func newGraphQLHandler(d Deps) *handler.Server {
 	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if oc := graphql.GetOperationContext(ctx); oc != nil {
-			setOperationName(ctx, oc.OperationName)
+			name := oc.OperationName
+			if name == "" && oc.Operation != nil {
+				name = oc.Operation.Name
+			}
+			setOperationName(ctx, name)
 		}
 		return next(d.Resolver.WithLoaders(ctx))
 	})
