@@ -62,7 +62,6 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (Course
 	if _, err := mongodb.ParseID("id", id); err != nil {
 		return Course{}, err
 	}
-	var err error
 	if in.Title != nil {
 		t, err := normalizeTitle(*in.Title)
 		if err != nil {
@@ -93,11 +92,7 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (Course
 		}
 		in.ImageLink = img
 	}
-	c, err := s.store.Update(ctx, id, in, s.now().UTC().Truncate(time.Millisecond))
-	if err != nil {
-		return Course{}, err
-	}
-	return c, nil
+	return s.store.Update(ctx, id, in, s.now().UTC().Truncate(time.Millisecond))
 }
 
 // Get returns a course the viewer may see: unpublished courses only when
