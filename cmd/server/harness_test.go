@@ -39,11 +39,17 @@ type logBuffer struct {
 	buf   bytes.Buffer
 	addrc chan string
 	once  sync.Once
+	// quiet drops everything once the server listens (for benchmarks).
+	quiet bool
+	ready bool
 }
 
 func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.quiet && l.ready {
+		return len(p), nil
+	}
 	l.buf.Write(p)
 	for _, line := range strings.Split(string(p), "\n") {
 		var rec struct {
@@ -52,6 +58,7 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 		}
 		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
 			l.once.Do(func() { l.addrc <- rec.Addr })
+			l.ready = true
 		}
 	}
 	return len(p), nil
@@ -81,6 +88,18 @@ func testEnv(dataDir string) map[string]string {
 // removes a variable) and waits until it listens. It stops in Cleanup.
 func mustStartServer(tb testing.TB, env map[string]string) *testServer {
 	tb.Helper()
+	return startServer(tb, env, false)
+}
+
+// mustStartQuietServer is mustStartServer for benchmarks: the log is
+// dropped once the server listens.
+func mustStartQuietServer(tb testing.TB, env map[string]string) *testServer {
+	tb.Helper()
+	return startServer(tb, env, true)
+}
+
+func startServer(tb testing.TB, env map[string]string, quiet bool) *testServer {
+	tb.Helper()
 	dataDir := env["DATA_DIR"]
 	if dataDir == "" {
 		dataDir = tb.TempDir()
@@ -90,7 +109,7 @@ func mustStartServer(tb testing.TB, env map[string]string) *testServer {
 		vars[k] = v
 	}
 	getenv := func(k string) string { return vars[k] }
-	logs := &logBuffer{addrc: make(chan string, 1)}
+	logs := &logBuffer{addrc: make(chan string, 1), quiet: quiet}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &testServer{DataDir: dataDir, logs: logs, cancel: cancel, done: make(chan error, 1),
 		client: &http.Client{Timeout: 30 * time.Second}}
