@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"regexp"
 	"runtime/debug"
@@ -66,9 +65,28 @@ var codeAliases = map[string]apperr.Code{
 	"COMPLEXITY_LIMIT_EXCEEDED": apperr.GraphQLValidationFailed,
 }
 
-// enumEcho matches gqlparser's message for a bad enum variable, which quotes
-// the submitted value.
-var enumEcho = regexp.MustCompile(`^.* is not a valid (\w+)$`)
+// valueEchoes are the gqlparser messages that quote a submitted value (a
+// password typed as a literal of the wrong type, say), with what we say
+// instead: the same sentence without the value.
+var valueEchoes = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`^(.+?) cannot represent (.+?) value: (?s:.*)$`), "$1 cannot represent $2 value"},
+	{regexp.MustCompile(`^Expected value of type "([^"]+)", found (?s:.*)$`), `Expected value of type "$1"`},
+	{regexp.MustCompile(`^Value "(?s:.*)" does not exist in "([^"]+)" enum\.$`), `Value does not exist in "$1" enum`},
+	{regexp.MustCompile(`^(?s:.*) is not a valid (\w+)$`), "value is not a valid $1"},
+}
+
+// withoutValues rewrites a message that would quote a submitted value.
+func withoutValues(msg string) string {
+	for _, e := range valueEchoes {
+		if e.re.MatchString(msg) {
+			return e.re.ReplaceAllString(msg, e.with)
+		}
+	}
+	return msg
+}
 
 // presentError is the one place where errors become what clients see: every
 // error gets a contract code in extensions.code; anything not coded is logged
@@ -93,9 +111,7 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			code, _ := ge.Extensions["code"].(string)
 			if c, ok := codeAliases[code]; ok {
 				out.Extensions = map[string]any{"code": string(c)}
-				if m := enumEcho.FindStringSubmatch(out.Message); m != nil {
-					out.Message = fmt.Sprintf("value is not a valid %s", m[1])
-				}
+				out.Message = withoutValues(out.Message)
 				return out
 			}
 		}

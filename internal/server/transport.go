@@ -65,6 +65,7 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 			"request body must be a JSON object with a query string, and optional operationName, variables and extensions")
 		return
 	}
+	params.Variables = typedNumbers(params.Variables)
 	params.ReadTime.End = graphql.Now()
 	execute(w, r, exec, params, media, false)
 }
@@ -101,6 +102,7 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 			return
 		}
 	}
+	params.Variables = typedNumbers(params.Variables)
 	params.ReadTime.End = graphql.Now()
 	execute(w, r, exec, params, media, true)
 }
@@ -138,6 +140,38 @@ func responseMedia(r *http.Request) string {
 		}
 	}
 	return mediaJSON
+}
+
+// typedNumbers replaces the json.Number values decodeJSON leaves in the
+// variables with int64 (whole numbers that fit) or float64. gqlparser tells
+// types apart by reflect.Kind, and json.Number's kind is string: left alone,
+// a number would pass as a String variable (and a password as a number).
+func typedNumbers(vars map[string]any) map[string]any {
+	for k, v := range vars {
+		vars[k] = typedNumber(v)
+	}
+	return vars
+}
+
+func typedNumber(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		if f, err := x.Float64(); err == nil {
+			return f
+		}
+		return x
+	case map[string]any:
+		return typedNumbers(x)
+	case []any:
+		for i := range x {
+			x[i] = typedNumber(x[i])
+		}
+		return x
+	}
+	return v
 }
 
 // decodeJSON decodes exactly one JSON value, keeping numbers exact.
