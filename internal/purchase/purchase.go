@@ -30,6 +30,8 @@ type Store interface {
 	// Insert stores p; when the user already bought the course it returns
 	// the existing purchase instead (the unique index decides, not a check).
 	Insert(ctx context.Context, p Purchase) (Purchase, error)
+	// Find returns a user's purchase of a course. Errors: NOT_FOUND.
+	Find(ctx context.Context, userID, courseID string) (Purchase, error)
 	// List returns a newest-first page of a user's purchases.
 	List(ctx context.Context, userID string, args pagination.Args) (pagination.Page[Purchase], error)
 	Count(ctx context.Context, userID string) (int, error)

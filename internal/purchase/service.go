@@ -7,6 +7,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/coursehub/coursehub/internal/apperr"
 	"github.com/coursehub/coursehub/internal/course"
 	"github.com/coursehub/coursehub/internal/pagination"
 )
@@ -25,9 +26,17 @@ func NewService(store Store, courses Courses) *Service {
 
 // Buy records that userID bought courseID at its current price. Buying again
 // returns the first purchase; concurrent calls make one record.
-// Errors: BAD_USER_INPUT (malformed id), NOT_FOUND (missing or unpublished).
+// Errors: BAD_USER_INPUT (malformed id), NOT_FOUND (missing, or unpublished
+// and not bought before).
 func (s *Service) Buy(ctx context.Context, userID, courseID string) (Purchase, error) {
 	c, err := s.courses.Purchasable(ctx, courseID)
+	if apperr.IsCode(err, apperr.NotFound) {
+		// A course unpublished after it was bought: buying again still
+		// answers with the purchase its buyer already has.
+		if p, ferr := s.store.Find(ctx, userID, courseID); ferr == nil {
+			return p, nil
+		}
+	}
 	if err != nil {
 		return Purchase{}, err
 	}

@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/coursehub/coursehub/internal/apperr"
 	"github.com/coursehub/coursehub/internal/mongodb"
 	"github.com/coursehub/coursehub/internal/pagination"
 )
@@ -70,13 +71,36 @@ func (s *MongoStore) Insert(ctx context.Context, p Purchase) (Purchase, error) {
 	if !mongodb.IsDuplicateKey(err) {
 		return Purchase{}, fmt.Errorf("purchases: insert: %w", err)
 	}
-	var existing purchaseDoc
-	err = s.coll.FindOne(ctx, bson.D{{Key: "userId", Value: d.UserID}, {Key: "courseId", Value: d.CourseID}}).Decode(&existing)
+	existing, err := s.find(ctx, d.UserID, d.CourseID)
 	if err != nil {
-		return Purchase{}, fmt.Errorf("purchases: read existing: %w", err)
+		return Purchase{}, fmt.Errorf("purchases: read the existing purchase: %w", err)
 	}
-	return existing.toPurchase(), nil
+	return existing, nil
 }
+
+// Find returns a user's purchase of a course. Errors: NOT_FOUND.
+func (s *MongoStore) Find(ctx context.Context, userID, courseID string) (Purchase, error) {
+	uid, err1 := bson.ObjectIDFromHex(userID)
+	cid, err2 := bson.ObjectIDFromHex(courseID)
+	if err1 != nil || err2 != nil {
+		return Purchase{}, errNotFound
+	}
+	return s.find(ctx, uid, cid)
+}
+
+func (s *MongoStore) find(ctx context.Context, uid, cid bson.ObjectID) (Purchase, error) {
+	var d purchaseDoc
+	err := s.coll.FindOne(ctx, bson.D{{Key: "userId", Value: uid}, {Key: "courseId", Value: cid}}).Decode(&d)
+	if mongodb.IsNoDocuments(err) {
+		return Purchase{}, errNotFound
+	}
+	if err != nil {
+		return Purchase{}, fmt.Errorf("purchases: find: %w", err)
+	}
+	return d.toPurchase(), nil
+}
+
+var errNotFound = apperr.New(apperr.NotFound, "purchase not found")
 
 func toDoc(p Purchase) (purchaseDoc, error) {
 	id, err1 := bson.ObjectIDFromHex(p.ID)
