@@ -249,9 +249,11 @@ func TestPurchasedCourses(t *testing.T) {
 	// is the reverse of this.
 	aliceOrder := []int{3, 0, 6, 1, 5}
 	var aliceBought []string
+	alicePurchase := map[string]string{} // course id -> purchase id
 	for _, i := range aliceOrder {
-		s.cpMustBuy(t, alice.AccessToken, courses[i].ID)
+		p := s.cpMustBuy(t, alice.AccessToken, courses[i].ID)
 		aliceBought = append(aliceBought, courses[i].ID)
+		alicePurchase[courses[i].ID] = p.ID
 	}
 	// Buying again does not move a course to the front.
 	s.cpMustBuy(t, alice.AccessToken, courses[3].ID)
@@ -345,5 +347,14 @@ func TestPurchasedCourses(t *testing.T) {
 			t.Error("unpublished course visible to bob")
 		}
 		s.cpBuy(t, bob.AccessToken, courses[0].ID).mustCode(t, "NOT_FOUND")
+		// Its buyer buying again still gets the one purchase (idempotent).
+		again := s.cpMustBuy(t, alice.AccessToken, courses[0].ID)
+		if want := alicePurchase[courses[0].ID]; again.ID != want || again.Course.ID != courses[0].ID {
+			t.Errorf("re-buy returned purchase %s of course %s, want purchase %s of course %s",
+				again.ID, again.Course.ID, want, courses[0].ID)
+		}
+		if c := s.cpPurchased(t, alice.AccessToken, 0, ""); c.TotalCount != 5 {
+			t.Errorf("totalCount after re-buy = %d, want 5", c.TotalCount)
+		}
 	})
 }
