@@ -50,24 +50,39 @@ func New[K comparable, V any](fetch FetchFunc[K, V], wait time.Duration, maxBatc
 func (l *Loader[K, V]) Load(ctx context.Context, key K) (V, error) {
 	l.mu.Lock()
 	r, ok := l.cache[key]
+	var full *batch[K, V]
 	if !ok {
 		r = &result[V]{done: make(chan struct{})}
 		l.cache[key] = r
 		if l.pending == nil {
 			b := &batch[K, V]{}
-			b.timer = time.AfterFunc(l.wait, func() { l.dispatch(ctx, b) })
+			b.timer = time.AfterFunc(l.wait, func() {
+				l.mu.Lock()
+				if l.pending != b { // already taken by a full-batch dispatch
+					l.mu.Unlock()
+					return
+				}
+				l.pending = nil
+				l.mu.Unlock()
+				l.dispatch(ctx, b)
+			})
 			l.pending = b
 		}
 		b := l.pending
 		b.keys = append(b.keys, key)
 		b.results = append(b.results, r)
-		if len(b.keys) >= l.maxBatch && b.timer.Stop() {
-			l.mu.Unlock()
-			l.dispatch(ctx, b)
-			l.mu.Lock()
+		if len(b.keys) >= l.maxBatch {
+			// Take the full batch out under the lock, so that no key joins it
+			// and exactly one caller (this one, not the timer) dispatches it.
+			l.pending = nil
+			b.timer.Stop()
+			full = b
 		}
 	}
 	l.mu.Unlock()
+	if full != nil {
+		l.dispatch(ctx, full)
+	}
 	select {
 	case <-r.done:
 		return r.val, r.err
@@ -77,13 +92,9 @@ func (l *Loader[K, V]) Load(ctx context.Context, key K) (V, error) {
 	}
 }
 
-// dispatch fetches one batch and releases its waiters.
+// dispatch fetches one batch, already detached from l.pending, and releases
+// its waiters.
 func (l *Loader[K, V]) dispatch(ctx context.Context, b *batch[K, V]) {
-	l.mu.Lock()
-	if l.pending == b {
-		l.pending = nil
-	}
-	l.mu.Unlock()
 	vals, err := l.fetch(ctx, b.keys)
 	for i, k := range b.keys {
 		r := b.results[i]

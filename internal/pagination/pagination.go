@@ -89,7 +89,9 @@ func DecodeCursor(cursor string) (bson.ObjectID, error) {
 		return bson.ObjectID{}, bad
 	}
 	id, err := bson.ObjectIDFromHex(hexID)
-	if err != nil || id.IsZero() {
+	// Only the one spelling EncodeCursor makes is accepted (no upper-case
+	// hex, no line breaks that the base64 decoder would skip).
+	if err != nil || id.IsZero() || EncodeCursor(id) != cursor {
 		return bson.ObjectID{}, bad
 	}
 	return id, nil

@@ -18,9 +18,14 @@ const (
 // NormalizeEmail trims and lower-cases an email and checks its shape. Two
 // emails that differ only in case or surrounding space are one account.
 func NormalizeEmail(raw string) (string, error) {
-	email := strings.ToLower(strings.TrimSpace(raw))
 	bad := apperr.Input("email", "invalid email address")
-	if email == "" || len(email) > MaxEmailBytes || !utf8.ValidString(email) {
+	// Check the encoding first: ToLower would turn invalid bytes into U+FFFD,
+	// and two different inputs into one account.
+	if !utf8.ValidString(raw) {
+		return "", bad
+	}
+	email := strings.ToLower(strings.TrimSpace(raw))
+	if email == "" || len(email) > MaxEmailBytes {
 		return "", bad
 	}
 	for _, r := range email {
