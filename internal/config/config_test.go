@@ -1,0 +1,231 @@
+package config_test
+
+import (
+	"log/slog"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coursehub/coursehub/internal/config"
+)
+
+// goodSecret is 48 random-looking bytes with no example word in it.
+const goodSecret = "Qm8vXr2LkP9wZt4NbY7cHj3FdG6sA1uE5nK0yWqBxVhR2mTz"
+
+// getenv returns a getenv function over vars.
+func getenv(vars map[string]string) func(string) string {
+	return func(name string) string { return vars[name] }
+}
+
+// mustLoad loads vars and fails the test on an error.
+func mustLoad(tb testing.TB, vars map[string]string) config.Config {
+	tb.Helper()
+	c, err := config.Load(getenv(vars))
+	if err != nil {
+		tb.Fatalf("Load(%v): %v", vars, err)
+	}
+	return c
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	got := mustLoad(t, nil)
+	if len(got.JWTSecret) != 0 {
+		t.Errorf("JWTSecret = %q, want empty", got.JWTSecret)
+	}
+	got.JWTSecret = nil
+	want := config.Config{
+		Host:            "",
+		Port:            8080,
+		MongoURI:        "",
+		Database:        "coursehub",
+		DataDir:         "./data",
+		DBTimeout:       5 * time.Second,
+		JWTIssuer:       "coursehub",
+		JWTAudience:     "coursehub-api",
+		AccessTokenTTL:  15 * time.Minute,
+		RefreshTokenTTL: 7 * 24 * time.Hour,
+		SessionTTL:      30 * 24 * time.Hour,
+		BcryptCost:      12,
+		Env:             config.Development,
+		LogLevel:        slog.LevelInfo,
+		MaxBodyBytes:    1 << 20,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Load defaults =\n%+v\nwant\n%+v", got, want)
+	}
+	if !got.Embedded() {
+		t.Errorf("Embedded() = false without MONGODB_URI")
+	}
+	if got.Addr() != ":8080" {
+		t.Errorf("Addr() = %q, want :8080", got.Addr())
+	}
+}
+
+func TestLoadBlankIsDefault(t *testing.T) {
+	t.Parallel()
+	got := mustLoad(t, map[string]string{"PORT": "  ", "APP_ENV": " ", "BCRYPT_COST": "", "MONGODB_DATABASE": "\t"})
+	if got.Port != 8080 || got.Env != config.Development || got.BcryptCost != 12 || got.Database != "coursehub" {
+		t.Errorf("blank values: %+v, want defaults", got)
+	}
+}
+
+func TestLoadOverrides(t *testing.T) {
+	t.Parallel()
+	got := mustLoad(t, map[string]string{
+		"HOST":              "127.0.0.1",
+		"PORT":              " 9090 ",
+		"MONGODB_URI":       "mongodb://db.internal:27017",
+		"MONGODB_DATABASE":  "coursehub_prod",
+		"DATA_DIR":          "/var/lib/coursehub",
+		"DB_TIMEOUT":        "2s",
+		"JWT_SECRET":        goodSecret,
+		"JWT_ISSUER":        "issuer",
+		"JWT_AUDIENCE":      "audience",
+		"ACCESS_TOKEN_TTL":  "5m",
+		"REFRESH_TOKEN_TTL": "24h",
+		"SESSION_TTL":       "48h",
+		"BCRYPT_COST":       "10",
+		"ADMIN_EMAIL":       " admin@example.com ",
+		"ADMIN_PASSWORD":    "admin-password-1",
+		"APP_ENV":           "production",
+		"LOG_LEVEL":         "WARNING",
+		"MAX_BODY_BYTES":    "2048",
+	})
+	want := config.Config{
+		Host:            "127.0.0.1",
+		Port:            9090,
+		MongoURI:        "mongodb://db.internal:27017",
+		Database:        "coursehub_prod",
+		DataDir:         "/var/lib/coursehub",
+		DBTimeout:       2 * time.Second,
+		JWTSecret:       []byte(goodSecret),
+		JWTIssuer:       "issuer",
+		JWTAudience:     "audience",
+		AccessTokenTTL:  5 * time.Minute,
+		RefreshTokenTTL: 24 * time.Hour,
+		SessionTTL:      48 * time.Hour,
+		BcryptCost:      10,
+		AdminEmail:      "admin@example.com",
+		AdminPassword:   "admin-password-1",
+		Env:             config.Production,
+		LogLevel:        slog.LevelWarn,
+		MaxBodyBytes:    2048,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
+	}
+	if got.Embedded() {
+		t.Errorf("Embedded() = true with MONGODB_URI set")
+	}
+	if got.Addr() != "127.0.0.1:9090" {
+		t.Errorf("Addr() = %q", got.Addr())
+	}
+}
+
+func TestLoadValid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		vars  map[string]string
+		check func(config.Config) bool
+	}{
+		{"OKPort0", map[string]string{"PORT": "0"}, func(c config.Config) bool { return c.Port == 0 }},
+		{"OKPort65535", map[string]string{"PORT": "65535"}, func(c config.Config) bool { return c.Port == 65535 }},
+		{"OKBcryptCost4", map[string]string{"BCRYPT_COST": "4"}, func(c config.Config) bool { return c.BcryptCost == 4 }},
+		{"OKBcryptCost31", map[string]string{"BCRYPT_COST": "31"}, func(c config.Config) bool { return c.BcryptCost == 31 }},
+		{"OKLogLevelDebug", map[string]string{"LOG_LEVEL": "debug"}, func(c config.Config) bool { return c.LogLevel == slog.LevelDebug }},
+		{"OKLogLevelError", map[string]string{"LOG_LEVEL": " Error "}, func(c config.Config) bool { return c.LogLevel == slog.LevelError }},
+		{"OKSecretExactly32Bytes", map[string]string{"JWT_SECRET": goodSecret[:32]}, func(c config.Config) bool { return len(c.JWTSecret) == 32 }},
+		{"OKMongoURIWithSecret", map[string]string{"MONGODB_URI": "mongodb://x", "JWT_SECRET": goodSecret}, func(c config.Config) bool { return !c.Embedded() }},
+		{"OKDatabase63Chars", map[string]string{"MONGODB_DATABASE": strings.Repeat("d", 63)}, func(c config.Config) bool { return len(c.Database) == 63 }},
+		{"OKAccessTTLEqualsRefreshTTL", map[string]string{"ACCESS_TOKEN_TTL": "1h", "REFRESH_TOKEN_TTL": "1h"}, func(c config.Config) bool { return c.AccessTokenTTL == time.Hour }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if c := mustLoad(t, tt.vars); !tt.check(c) {
+				t.Errorf("Load(%v) = %+v", tt.vars, c)
+			}
+		})
+	}
+}
+
+func TestLoadInvalid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		vars map[string]string
+		// names are the variables the error must name.
+		names []string
+		// secret, when set, must not appear in the error.
+		secret string
+	}{
+		{"ErrPortNotANumber", map[string]string{"PORT": "abc"}, []string{"PORT"}, ""},
+		{"ErrPortTooBig", map[string]string{"PORT": "70000"}, []string{"PORT"}, ""},
+		{"ErrPortNegative", map[string]string{"PORT": "-1"}, []string{"PORT"}, ""},
+		{"ErrPortFraction", map[string]string{"PORT": "80.5"}, []string{"PORT"}, ""},
+		{"ErrBcryptCostTooLow", map[string]string{"BCRYPT_COST": "3"}, []string{"BCRYPT_COST"}, ""},
+		{"ErrBcryptCostTooHigh", map[string]string{"BCRYPT_COST": "32"}, []string{"BCRYPT_COST"}, ""},
+		{"ErrBcryptCostNotANumber", map[string]string{"BCRYPT_COST": "high"}, []string{"BCRYPT_COST"}, ""},
+		{"ErrAppEnv", map[string]string{"APP_ENV": "staging"}, []string{"APP_ENV"}, ""},
+		{"ErrLogLevel", map[string]string{"LOG_LEVEL": "loud"}, []string{"LOG_LEVEL"}, ""},
+		{"ErrAccessTokenTTLNotADuration", map[string]string{"ACCESS_TOKEN_TTL": "forever"}, []string{"ACCESS_TOKEN_TTL"}, ""},
+		{"ErrAccessTokenTTLNoUnit", map[string]string{"ACCESS_TOKEN_TTL": "900"}, []string{"ACCESS_TOKEN_TTL"}, ""},
+		{"ErrAccessTokenTTLTooShort", map[string]string{"ACCESS_TOKEN_TTL": "1s"}, []string{"ACCESS_TOKEN_TTL"}, ""},
+		{"ErrAccessTokenTTLNegative", map[string]string{"ACCESS_TOKEN_TTL": "-15m"}, []string{"ACCESS_TOKEN_TTL"}, ""},
+		{"ErrRefreshTokenTTL", map[string]string{"REFRESH_TOKEN_TTL": "soon"}, []string{"REFRESH_TOKEN_TTL"}, ""},
+		{"ErrSessionTTL", map[string]string{"SESSION_TTL": "0"}, []string{"SESSION_TTL"}, ""},
+		{"ErrDBTimeout", map[string]string{"DB_TIMEOUT": "1ms"}, []string{"DB_TIMEOUT"}, ""},
+		{"ErrMaxBodyBytes", map[string]string{"MAX_BODY_BYTES": "1"}, []string{"MAX_BODY_BYTES"}, ""},
+		{"ErrRefreshLongerThanSession", map[string]string{"REFRESH_TOKEN_TTL": "48h", "SESSION_TTL": "24h"}, []string{"REFRESH_TOKEN_TTL", "SESSION_TTL"}, ""},
+		{"ErrAccessLongerThanRefresh", map[string]string{"ACCESS_TOKEN_TTL": "2h", "REFRESH_TOKEN_TTL": "1h"}, []string{"ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL"}, ""},
+		{"ErrSecretTooShort", map[string]string{"JWT_SECRET": goodSecret[:31]}, []string{"JWT_SECRET"}, goodSecret[:31]},
+		{"ErrSecretExample", map[string]string{"JWT_SECRET": "changeme-changeme-changeme-changeme"}, []string{"JWT_SECRET"}, "changeme-changeme-changeme-changeme"},
+		{"ErrSecretExampleUpperCase", map[string]string{"JWT_SECRET": "MY-SUPER-SECRET-KEY-FOR-JWT-0123456789"}, []string{"JWT_SECRET"}, "MY-SUPER-SECRET-KEY-FOR-JWT-0123456789"},
+		{"ErrSecretOneRepeatedChar", map[string]string{"JWT_SECRET": strings.Repeat("a", 64)}, []string{"JWT_SECRET"}, strings.Repeat("a", 64)},
+		{"ErrSecretFewDistinctBytes", map[string]string{"JWT_SECRET": strings.Repeat("abc1", 10)}, []string{"JWT_SECRET"}, strings.Repeat("abc1", 10)},
+		{"ErrMongoURIWithoutSecret", map[string]string{"MONGODB_URI": "mongodb://db.internal:27017"}, []string{"JWT_SECRET", "MONGODB_URI"}, ""},
+		{"ErrAdminEmailWithoutPassword", map[string]string{"ADMIN_EMAIL": "admin@example.com"}, []string{"ADMIN_EMAIL", "ADMIN_PASSWORD"}, ""},
+		{"ErrAdminPasswordWithoutEmail", map[string]string{"ADMIN_PASSWORD": "admin-password-1"}, []string{"ADMIN_EMAIL", "ADMIN_PASSWORD"}, "admin-password-1"},
+		{"ErrAdminEmailInvalid", map[string]string{"ADMIN_EMAIL": "not-an-email", "ADMIN_PASSWORD": "admin-password-1"}, []string{"ADMIN_EMAIL"}, "admin-password-1"},
+		{"ErrDatabaseDot", map[string]string{"MONGODB_DATABASE": "bad.name"}, []string{"MONGODB_DATABASE"}, ""},
+		{"ErrDatabaseSlash", map[string]string{"MONGODB_DATABASE": "a/b"}, []string{"MONGODB_DATABASE"}, ""},
+		{"ErrDatabaseDollar", map[string]string{"MONGODB_DATABASE": "$cmd"}, []string{"MONGODB_DATABASE"}, ""},
+		{"ErrDatabaseSpace", map[string]string{"MONGODB_DATABASE": "course hub"}, []string{"MONGODB_DATABASE"}, ""},
+		{"ErrDatabaseTooLong", map[string]string{"MONGODB_DATABASE": strings.Repeat("d", 64)}, []string{"MONGODB_DATABASE"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Load(getenv(tt.vars))
+			if err == nil {
+				t.Fatalf("Load(%v) = nil error", tt.vars)
+			}
+			for _, name := range tt.names {
+				if !strings.Contains(err.Error(), name) {
+					t.Errorf("error %q does not name %s", err, name)
+				}
+			}
+			if tt.secret != "" && strings.Contains(err.Error(), tt.secret) {
+				t.Errorf("error %q repeats the secret value", err)
+			}
+		})
+	}
+}
+
+// TestLoadReportsEveryError: two bad variables give one error naming both,
+// so an operator fixes them in one go.
+func TestLoadReportsEveryError(t *testing.T) {
+	t.Parallel()
+	_, err := config.Load(getenv(map[string]string{"PORT": "abc", "LOG_LEVEL": "loud"}))
+	if err == nil {
+		t.Fatal("Load = nil error")
+	}
+	for _, name := range []string{"PORT", "LOG_LEVEL"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+}
