@@ -96,7 +96,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout, _ 
 	base := "http://" + displayAddr(ln.Addr())
 	logger.Info("listening", "addr", ln.Addr().String(), "ide", base+"/", "api", base+"/graphql")
 
-	go cleanupLoop(ctx, app.sessions, logger)
+	go cleanupLoop(ctx, app.expiring, logger)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -120,8 +120,14 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout, _ 
 
 // app is the wired application.
 type app struct {
-	handler  http.Handler
-	sessions *auth.Store
+	handler http.Handler
+	// expiring are the stores whose expired documents the clean-up removes.
+	expiring []expirer
+}
+
+// expirer deletes documents past their expiry.
+type expirer interface {
+	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 }
 
 // wire builds stores, indexes, services and the handler, and makes sure the
@@ -131,15 +137,16 @@ func wire(ctx context.Context, cfg config.Config, secret []byte, db *mongodb.DB,
 	sessionStore := auth.NewStore(db.Database)
 	courseStore := course.NewMongoStore(db.Database)
 	purchaseStore := purchase.NewMongoStore(db.Database)
+	limiter := auth.NewLimiter(db.Database)
 	for _, s := range []interface {
 		EnsureIndexes(context.Context, *slog.Logger) error
-	}{userStore, sessionStore, courseStore, purchaseStore} {
+	}{userStore, sessionStore, courseStore, purchaseStore, limiter} {
 		if err := s.EnsureIndexes(ctx, logger); err != nil {
 			return app{}, err
 		}
 	}
 
-	passwords, err := auth.NewPasswords(cfg.BcryptCost)
+	passwords, err := auth.NewPasswords(cfg.BcryptCost, cfg.BcryptConcurrency)
 	if err != nil {
 		return app{}, err
 	}
@@ -152,8 +159,9 @@ func wire(ctx context.Context, cfg config.Config, secret []byte, db *mongodb.DB,
 	users := user.NewService(userStore, passwords)
 	courses := course.NewService(courseStore)
 	resolver := &graph.Resolver{
-		Auth: auth.NewService(users, sessionStore, tokens,
-			auth.Config{RefreshTTL: cfg.RefreshTokenTTL, SessionTTL: cfg.SessionTTL}, logger),
+		Auth: auth.NewService(users, sessionStore, limiter, tokens, auth.Config{
+			RefreshTTL: cfg.RefreshTokenTTL, SessionTTL: cfg.SessionTTL, Limits: cfg.RateLimits,
+		}, logger),
 		Users:     users,
 		Catalog:   courses,
 		Purchases: purchase.NewService(purchaseStore, courses),
@@ -172,15 +180,16 @@ func wire(ctx context.Context, cfg config.Config, secret []byte, db *mongodb.DB,
 		Resolver:      resolver,
 		Tokens:        tokens,
 		DB:            db,
+		Proxies:       cfg.TrustedProxies,
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 		Introspection: cfg.Env == config.Development,
 	})
-	return app{handler: h, sessions: sessionStore}, nil
+	return app{handler: h, expiring: []expirer{sessionStore, limiter}}, nil
 }
 
-// cleanupLoop deletes expired sessions and refresh tokens, which a TTL index
-// would do on servers that have one.
-func cleanupLoop(ctx context.Context, sessions *auth.Store, logger *slog.Logger) {
+// cleanupLoop deletes expired sessions, refresh tokens and rate-limit
+// events, which TTL indexes would do on servers that have them.
+func cleanupLoop(ctx context.Context, stores []expirer, logger *slog.Logger) {
 	t := time.NewTicker(cleanupInterval)
 	defer t.Stop()
 	for {
@@ -188,13 +197,15 @@ func cleanupLoop(ctx context.Context, sessions *auth.Store, logger *slog.Logger)
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			n, err := sessions.DeleteExpired(ctx, now)
-			if err != nil {
-				logger.Warn("cleanup of expired sessions failed", "err", err)
-				continue
-			}
-			if n > 0 {
-				logger.Info("expired sessions removed", "count", n)
+			for _, s := range stores {
+				n, err := s.DeleteExpired(ctx, now)
+				if err != nil {
+					logger.Warn("clean-up of expired documents failed", "err", err)
+					continue
+				}
+				if n > 0 {
+					logger.Debug("expired documents removed", "count", n)
+				}
 			}
 		}
 	}

@@ -117,7 +117,7 @@ func newEnv(tb testing.TB) *env {
 		tb.Fatalf("NewTokens: %v", err)
 	}
 	users := newFakeUsers()
-	svc := auth.NewService(users, store, tokens, auth.Config{RefreshTTL: time.Hour, SessionTTL: 24 * time.Hour}, logger)
+	svc := auth.NewService(users, store, auth.NewLimiter(db), tokens, auth.Config{RefreshTTL: time.Hour, SessionTTL: 24 * time.Hour}, logger)
 	return &env{svc: svc, tokens: tokens, users: users}
 }
 
@@ -154,7 +154,7 @@ func requestCtx(tb testing.TB, tokens *auth.Tokens, target string, authorization
 		r.Header.Add("Authorization", v)
 	}
 	var ctx context.Context
-	auth.Middleware(tokens)(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+	auth.Middleware(tokens, nil)(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		ctx = r.Context()
 	})).ServeHTTP(httptest.NewRecorder(), r)
 	if ctx == nil {

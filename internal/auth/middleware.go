@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"net"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -18,10 +17,10 @@ const maxUserAgent = 256
 // Only "Authorization: Bearer <token>" is read (the scheme is matched
 // case-insensitively, as RFC 9110 says). Tokens in the query string are never
 // read: they end up in logs and browser history.
-func Middleware(tokens *Tokens) func(http.Handler) http.Handler {
+func Middleware(tokens *Tokens, proxies Proxies) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			st := &requestState{client: clientInfo(r)}
+			st := &requestState{client: clientInfo(r, proxies)}
 			raw, err := bearerToken(r.Header)
 			if err == nil {
 				var claims Claims
@@ -57,7 +56,7 @@ func bearerToken(h http.Header) (string, error) {
 	return token, nil
 }
 
-func clientInfo(r *http.Request) ClientInfo {
+func clientInfo(r *http.Request, proxies Proxies) ClientInfo {
 	ua := r.UserAgent()
 	if len(ua) > maxUserAgent {
 		ua = ua[:maxUserAgent]
@@ -65,9 +64,5 @@ func clientInfo(r *http.Request) ClientInfo {
 			ua = ua[:len(ua)-1]
 		}
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	return ClientInfo{UserAgent: ua, IP: host}
+	return ClientInfo{UserAgent: ua, IP: ClientAddress(r, proxies)}
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"unicode/utf8"
@@ -20,16 +21,20 @@ const (
 	MaxPasswordBytes = 72
 )
 
-// Passwords hashes and checks passwords with bcrypt at a fixed cost.
+// Passwords hashes and checks passwords with bcrypt at a fixed cost. At most
+// a fixed number of hashes run at once: a flood of logins then queues here
+// instead of taking every CPU from the rest of the API.
 type Passwords struct {
 	cost  int
-	dummy []byte // a hash of nothing anyone knows, for unknown emails
+	dummy []byte        // a hash of nothing anyone knows, for unknown emails
+	slots chan struct{} // nil: unbounded
 }
 
 var _ user.PasswordHasher = (*Passwords)(nil)
 
-// NewPasswords returns a hasher at the given bcrypt cost (4..31).
-func NewPasswords(cost int) (*Passwords, error) {
+// NewPasswords returns a hasher at the given bcrypt cost (4..31) running at
+// most concurrency hashes at once (0: no bound).
+func NewPasswords(cost, concurrency int) (*Passwords, error) {
 	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
 		return nil, fmt.Errorf("auth: bcrypt cost %d out of range", cost)
 	}
@@ -37,7 +42,25 @@ func NewPasswords(cost int) (*Passwords, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: dummy hash: %w", err)
 	}
-	return &Passwords{cost: cost, dummy: dummy}, nil
+	p := &Passwords{cost: cost, dummy: dummy}
+	if concurrency > 0 {
+		p.slots = make(chan struct{}, concurrency)
+	}
+	return p, nil
+}
+
+// run runs one bcrypt operation in a slot, giving up if ctx ends first.
+func (p *Passwords) run(ctx context.Context, f func()) error {
+	if p.slots != nil {
+		select {
+		case p.slots <- struct{}{}:
+			defer func() { <-p.slots }()
+		case <-ctx.Done():
+			return fmt.Errorf("auth: waiting to hash a password: %w", ctx.Err())
+		}
+	}
+	f()
+	return nil
 }
 
 // normalize applies NFKC, as NIST SP 800-63B advises, so that the same
@@ -67,12 +90,16 @@ func CheckPolicy(password string) error {
 }
 
 // Hash checks the policy and returns a bcrypt hash.
-func (p *Passwords) Hash(password string) (string, error) {
+func (p *Passwords) Hash(ctx context.Context, password string) (string, error) {
 	if err := CheckPolicy(password); err != nil {
 		return "", err
 	}
 	b, _ := normalize(password)
-	h, err := bcrypt.GenerateFromPassword(b, p.cost)
+	var h []byte
+	var err error
+	if rerr := p.run(ctx, func() { h, err = bcrypt.GenerateFromPassword(b, p.cost) }); rerr != nil {
+		return "", rerr
+	}
 	if err != nil {
 		return "", fmt.Errorf("auth: hash password: %w", err)
 	}
@@ -81,12 +108,14 @@ func (p *Passwords) Hash(password string) (string, error) {
 
 // Compare reports whether password matches hash. A password longer than any
 // that could have been set is BAD_USER_INPUT, as on signup.
-func (p *Passwords) Compare(hash, password string) (bool, error) {
+func (p *Passwords) Compare(ctx context.Context, hash, password string) (bool, error) {
 	b, err := normalize(password)
 	if err != nil {
 		return false, err
 	}
-	err = bcrypt.CompareHashAndPassword([]byte(hash), b)
+	if rerr := p.run(ctx, func() { err = bcrypt.CompareHashAndPassword([]byte(hash), b) }); rerr != nil {
+		return false, rerr
+	}
 	if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
 		return false, nil
 	}
@@ -97,11 +126,10 @@ func (p *Passwords) Compare(hash, password string) (bool, error) {
 }
 
 // CompareDummy spends the same bcrypt work as Compare on no account.
-func (p *Passwords) CompareDummy(password string) error {
+func (p *Passwords) CompareDummy(ctx context.Context, password string) error {
 	b, err := normalize(password)
 	if err != nil {
 		return err
 	}
-	_ = bcrypt.CompareHashAndPassword(p.dummy, b)
-	return nil
+	return p.run(ctx, func() { _ = bcrypt.CompareHashAndPassword(p.dummy, b) })
 }

@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +21,7 @@ var (
 // testPasswords returns a hasher at the lowest cost, shared by the tests.
 func testPasswords(tb testing.TB) *auth.Passwords {
 	tb.Helper()
-	passwordsOnce.Do(func() { passwords, passwordsErr = auth.NewPasswords(bcrypt.MinCost) })
+	passwordsOnce.Do(func() { passwords, passwordsErr = auth.NewPasswords(bcrypt.MinCost, 2) })
 	if passwordsErr != nil {
 		tb.Fatalf("NewPasswords: %v", passwordsErr)
 	}
@@ -30,7 +31,7 @@ func testPasswords(tb testing.TB) *auth.Passwords {
 // mustHash hashes password or fails the test.
 func mustHash(tb testing.TB, p *auth.Passwords, password string) string {
 	tb.Helper()
-	h, err := p.Hash(password)
+	h, err := p.Hash(context.Background(), password)
 	if err != nil {
 		tb.Fatalf("Hash(%q): %v", password, err)
 	}
@@ -69,7 +70,7 @@ func TestNewPasswords(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p, err := auth.NewPasswords(tt.cost)
+			p, err := auth.NewPasswords(tt.cost, 2)
 			if tt.wantErr {
 				if err == nil || p != nil {
 					t.Fatalf("NewPasswords(%d) = %v, %v; want nil and an error", tt.cost, p, err)
@@ -159,7 +160,7 @@ func TestHash(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			h, err := p.Hash(pw)
+			h, err := p.Hash(context.Background(), pw)
 			if h != "" {
 				t.Errorf("Hash returned %q with an error", h)
 			}
@@ -205,7 +206,7 @@ func TestCompare(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ok, err := p.Compare(tt.hash, tt.password)
+			ok, err := p.Compare(context.Background(), tt.hash, tt.password)
 			if ok != tt.want {
 				t.Errorf("Compare = %v, want %v", ok, tt.want)
 			}
@@ -237,7 +238,7 @@ func TestCompareDummy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := p.CompareDummy(tt.password)
+			err := p.CompareDummy(context.Background(), tt.password)
 			if tt.wantCode == "" {
 				if err != nil {
 					t.Fatalf("CompareDummy = %v, want nil", err)

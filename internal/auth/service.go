@@ -32,28 +32,31 @@ type Payload struct {
 	User         user.User
 }
 
-// Config holds session lifetimes.
+// Config holds session lifetimes and brute-force limits.
 type Config struct {
 	// RefreshTTL is how long a refresh token lives unused.
 	RefreshTTL time.Duration
 	// SessionTTL is the absolute lifetime of a session.
 	SessionTTL time.Duration
+	// Limits are the rate limits; the zero value switches them all off.
+	Limits RateLimits
 }
 
 // Service runs signup, login, refresh and logout, and the per-request
 // session check.
 type Service struct {
-	users  Users
-	store  *Store
-	tokens *Tokens
-	cfg    Config
-	logger *slog.Logger
-	now    func() time.Time
+	users   Users
+	store   *Store
+	limiter *Limiter
+	tokens  *Tokens
+	cfg     Config
+	logger  *slog.Logger
+	now     func() time.Time
 }
 
 // NewService wires the auth service.
-func NewService(users Users, store *Store, tokens *Tokens, cfg Config, logger *slog.Logger) *Service {
-	return &Service{users: users, store: store, tokens: tokens, cfg: cfg, logger: logger, now: time.Now}
+func NewService(users Users, store *Store, limiter *Limiter, tokens *Tokens, cfg Config, logger *slog.Logger) *Service {
+	return &Service{users: users, store: store, limiter: limiter, tokens: tokens, cfg: cfg, logger: logger, now: time.Now}
 }
 
 var (
@@ -63,8 +66,16 @@ var (
 )
 
 // Signup creates an account and starts its first session.
-// Errors: BAD_USER_INPUT, CONFLICT.
+// Errors: RATE_LIMITED, BAD_USER_INPUT, CONFLICT.
 func (s *Service) Signup(ctx context.Context, in user.SignupInput) (Payload, error) {
+	if _, err := s.limiter.Take(ctx, "signup:addr:"+ClientFrom(ctx).IP, s.cfg.Limits.SignupAddress); err != nil {
+		return Payload{}, err
+	}
+	if email, err := user.NormalizeEmail(in.Email); err == nil {
+		if _, err := s.limiter.Take(ctx, "signup:acct:"+email, s.cfg.Limits.SignupAccount); err != nil {
+			return Payload{}, err
+		}
+	}
 	u, err := s.users.Signup(ctx, in)
 	if err != nil {
 		return Payload{}, err
@@ -72,10 +83,28 @@ func (s *Service) Signup(ctx context.Context, in user.SignupInput) (Payload, err
 	return s.startSession(ctx, u)
 }
 
-// Login checks credentials and starts a session.
-// Errors: BAD_USER_INPUT, UNAUTHENTICATED.
+// Login checks credentials and starts a session. Past a limit the answer is
+// RATE_LIMITED before any bcrypt work, even for the right password.
+// Errors: RATE_LIMITED, BAD_USER_INPUT, UNAUTHENTICATED.
 func (s *Service) Login(ctx context.Context, email, password string) (Payload, error) {
+	if _, err := s.limiter.Take(ctx, "login:addr:"+ClientFrom(ctx).IP, s.cfg.Limits.LoginAddress); err != nil {
+		return Payload{}, err
+	}
+	email, err := user.NormalizeEmail(email)
+	if err != nil {
+		return Payload{}, err
+	}
+	// Counted as a failure until it proves otherwise.
+	attempt, err := s.limiter.Take(ctx, "login:acct:"+email, s.cfg.Limits.LoginAccount)
+	if err != nil {
+		return Payload{}, err
+	}
 	u, err := s.users.Authenticate(ctx, email, password)
+	if !errors.Is(err, user.ErrAuthenticationFailed) {
+		if ferr := s.limiter.Forget(ctx, attempt); ferr != nil {
+			s.logger.WarnContext(ctx, "rate limit: could not uncount a login", "err", ferr)
+		}
+	}
 	if err != nil {
 		return Payload{}, err
 	}
@@ -122,8 +151,11 @@ func (s *Service) issue(ctx context.Context, u user.User, ss session, parent str
 // pair is returned. Presenting a token that was already rotated ends the
 // whole session, because it means the token leaked (or two clients raced,
 // which a client must avoid by refreshing in a single flight).
-// Errors: UNAUTHENTICATED.
+// Errors: RATE_LIMITED, UNAUTHENTICATED.
 func (s *Service) Refresh(ctx context.Context, raw string) (Payload, error) {
+	if _, err := s.limiter.Take(ctx, "refresh:addr:"+ClientFrom(ctx).IP, s.cfg.Limits.RefreshAddress); err != nil {
+		return Payload{}, err
+	}
 	if !looksLikeToken(raw) {
 		return Payload{}, errRefreshInvalid
 	}
@@ -148,6 +180,9 @@ func (s *Service) Refresh(ctx context.Context, raw string) (Payload, error) {
 	}
 	if !ss.live(now) {
 		return Payload{}, errSessionEnded
+	}
+	if _, err := s.limiter.Take(ctx, "refresh:sess:"+ss.ID, s.cfg.Limits.RefreshSession); err != nil {
+		return Payload{}, err
 	}
 	u, err := s.users.ByID(ctx, ss.UserID)
 	if apperr.IsCode(err, apperr.NotFound) {

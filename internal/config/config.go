@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/coursehub/coursehub/internal/auth"
 )
 
 // Env is the deployment environment.
@@ -50,6 +53,13 @@ type Config struct {
 	SessionTTL time.Duration
 
 	BcryptCost int
+	// BcryptConcurrency bounds simultaneous bcrypt operations (0: unbounded).
+	BcryptConcurrency int
+
+	// RateLimits bound signup, login and refresh attempts.
+	RateLimits auth.RateLimits
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
+	TrustedProxies auth.Proxies
 
 	// AdminEmail and AdminPassword name the first admin (both or neither).
 	AdminEmail    string
@@ -91,6 +101,33 @@ func Load(getenv func(string) string) (Config, error) {
 	add(err)
 	c.BcryptCost, err = intVar(getenv, "BCRYPT_COST", 12, 4, 31)
 	add(err)
+	c.BcryptConcurrency, err = intVar(getenv, "BCRYPT_CONCURRENCY", runtime.NumCPU(), 0, 1024)
+	add(err)
+	c.RateLimits = auth.DefaultRateLimits
+	for _, v := range []struct {
+		name string
+		dst  *auth.Limit
+	}{
+		{"RATE_LIMIT_LOGIN_ACCOUNT", &c.RateLimits.LoginAccount},
+		{"RATE_LIMIT_LOGIN_ADDRESS", &c.RateLimits.LoginAddress},
+		{"RATE_LIMIT_SIGNUP_ACCOUNT", &c.RateLimits.SignupAccount},
+		{"RATE_LIMIT_SIGNUP_ADDRESS", &c.RateLimits.SignupAddress},
+		{"RATE_LIMIT_REFRESH_SESSION", &c.RateLimits.RefreshSession},
+		{"RATE_LIMIT_REFRESH_ADDRESS", &c.RateLimits.RefreshAddress},
+	} {
+		if raw := getenv(v.name); strings.TrimSpace(raw) != "" {
+			lim, err := auth.ParseLimit(raw)
+			if err != nil {
+				add(fmt.Errorf("%s %w", v.name, err))
+				continue
+			}
+			*v.dst = lim
+		}
+	}
+	c.TrustedProxies, err = auth.ParseProxies(getenv("TRUSTED_PROXIES"))
+	if err != nil {
+		add(fmt.Errorf("TRUSTED_PROXIES %w", err))
+	}
 	c.DBTimeout, err = durationVar(getenv, "DB_TIMEOUT", 5*time.Second, 100*time.Millisecond, time.Minute)
 	add(err)
 	c.AccessTokenTTL, err = durationVar(getenv, "ACCESS_TOKEN_TTL", 15*time.Minute, 10*time.Second, 24*time.Hour)

@@ -1,6 +1,11 @@
 package config_test
 
 import (
+	"net/netip"
+	"runtime"
+
+	"github.com/coursehub/coursehub/internal/auth"
+
 	"log/slog"
 	"reflect"
 	"strings"
@@ -36,21 +41,23 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	got.JWTSecret = nil
 	want := config.Config{
-		Host:            "",
-		Port:            8080,
-		MongoURI:        "",
-		Database:        "coursehub",
-		DataDir:         "./data",
-		DBTimeout:       5 * time.Second,
-		JWTIssuer:       "coursehub",
-		JWTAudience:     "coursehub-api",
-		AccessTokenTTL:  15 * time.Minute,
-		RefreshTokenTTL: 7 * 24 * time.Hour,
-		SessionTTL:      30 * 24 * time.Hour,
-		BcryptCost:      12,
-		Env:             config.Development,
-		LogLevel:        slog.LevelInfo,
-		MaxBodyBytes:    1 << 20,
+		Host:              "",
+		Port:              8080,
+		MongoURI:          "",
+		Database:          "coursehub",
+		DataDir:           "./data",
+		DBTimeout:         5 * time.Second,
+		JWTIssuer:         "coursehub",
+		JWTAudience:       "coursehub-api",
+		AccessTokenTTL:    15 * time.Minute,
+		RefreshTokenTTL:   7 * 24 * time.Hour,
+		SessionTTL:        30 * 24 * time.Hour,
+		BcryptCost:        12,
+		BcryptConcurrency: runtime.NumCPU(),
+		RateLimits:        auth.DefaultRateLimits,
+		Env:               config.Development,
+		LogLevel:          slog.LevelInfo,
+		MaxBodyBytes:      1 << 20,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load defaults =\n%+v\nwant\n%+v", got, want)
@@ -74,24 +81,28 @@ func TestLoadBlankIsDefault(t *testing.T) {
 func TestLoadOverrides(t *testing.T) {
 	t.Parallel()
 	got := mustLoad(t, map[string]string{
-		"HOST":              "127.0.0.1",
-		"PORT":              " 9090 ",
-		"MONGODB_URI":       "mongodb://db.internal:27017",
-		"MONGODB_DATABASE":  "coursehub_prod",
-		"DATA_DIR":          "/var/lib/coursehub",
-		"DB_TIMEOUT":        "2s",
-		"JWT_SECRET":        goodSecret,
-		"JWT_ISSUER":        "issuer",
-		"JWT_AUDIENCE":      "audience",
-		"ACCESS_TOKEN_TTL":  "5m",
-		"REFRESH_TOKEN_TTL": "24h",
-		"SESSION_TTL":       "48h",
-		"BCRYPT_COST":       "10",
-		"ADMIN_EMAIL":       " admin@example.com ",
-		"ADMIN_PASSWORD":    "admin-password-1",
-		"APP_ENV":           "production",
-		"LOG_LEVEL":         "WARNING",
-		"MAX_BODY_BYTES":    "2048",
+		"HOST":                     "127.0.0.1",
+		"PORT":                     " 9090 ",
+		"MONGODB_URI":              "mongodb://db.internal:27017",
+		"MONGODB_DATABASE":         "coursehub_prod",
+		"DATA_DIR":                 "/var/lib/coursehub",
+		"DB_TIMEOUT":               "2s",
+		"JWT_SECRET":               goodSecret,
+		"JWT_ISSUER":               "issuer",
+		"JWT_AUDIENCE":             "audience",
+		"ACCESS_TOKEN_TTL":         "5m",
+		"REFRESH_TOKEN_TTL":        "24h",
+		"SESSION_TTL":              "48h",
+		"BCRYPT_COST":              "10",
+		"ADMIN_EMAIL":              " admin@example.com ",
+		"ADMIN_PASSWORD":           "admin-password-1",
+		"APP_ENV":                  "production",
+		"LOG_LEVEL":                "WARNING",
+		"MAX_BODY_BYTES":           "2048",
+		"BCRYPT_CONCURRENCY":       "0",
+		"RATE_LIMIT_LOGIN_ACCOUNT": "10/15m",
+		"RATE_LIMIT_LOGIN_ADDRESS": "off",
+		"TRUSTED_PROXIES":          "10.0.0.0/8, 192.168.1.7",
 	})
 	want := config.Config{
 		Host:            "127.0.0.1",
@@ -107,11 +118,18 @@ func TestLoadOverrides(t *testing.T) {
 		RefreshTokenTTL: 24 * time.Hour,
 		SessionTTL:      48 * time.Hour,
 		BcryptCost:      10,
-		AdminEmail:      "admin@example.com",
-		AdminPassword:   "admin-password-1",
-		Env:             config.Production,
-		LogLevel:        slog.LevelWarn,
-		MaxBodyBytes:    2048,
+		RateLimits: func() auth.RateLimits {
+			l := auth.DefaultRateLimits
+			l.LoginAccount = auth.Limit{Max: 10, Window: 15 * time.Minute}
+			l.LoginAddress = auth.Limit{}
+			return l
+		}(),
+		TrustedProxies: auth.Proxies{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")},
+		AdminEmail:     "admin@example.com",
+		AdminPassword:  "admin-password-1",
+		Env:            config.Production,
+		LogLevel:       slog.LevelWarn,
+		MaxBodyBytes:   2048,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
@@ -195,6 +213,11 @@ func TestLoadInvalid(t *testing.T) {
 		{"ErrDatabaseDollar", map[string]string{"MONGODB_DATABASE": "$cmd"}, []string{"MONGODB_DATABASE"}, ""},
 		{"ErrDatabaseSpace", map[string]string{"MONGODB_DATABASE": "course hub"}, []string{"MONGODB_DATABASE"}, ""},
 		{"ErrDatabaseTooLong", map[string]string{"MONGODB_DATABASE": strings.Repeat("d", 64)}, []string{"MONGODB_DATABASE"}, ""},
+		{"ErrBcryptConcurrency", map[string]string{"BCRYPT_CONCURRENCY": "-1"}, []string{"BCRYPT_CONCURRENCY"}, ""},
+		{"ErrRateLimitShape", map[string]string{"RATE_LIMIT_LOGIN_ACCOUNT": "30"}, []string{"RATE_LIMIT_LOGIN_ACCOUNT"}, ""},
+		{"ErrRateLimitWindow", map[string]string{"RATE_LIMIT_SIGNUP_ADDRESS": "30/forever"}, []string{"RATE_LIMIT_SIGNUP_ADDRESS"}, ""},
+		{"ErrRateLimitZeroWindow", map[string]string{"RATE_LIMIT_REFRESH_SESSION": "5/0s"}, []string{"RATE_LIMIT_REFRESH_SESSION"}, ""},
+		{"ErrTrustedProxies", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"}, []string{"TRUSTED_PROXIES"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

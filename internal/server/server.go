@@ -23,6 +23,8 @@ type Deps struct {
 	Resolver *graph.Resolver
 	Tokens   *auth.Tokens
 	DB       Pinger
+	// Proxies are the trusted reverse proxies (see auth.ClientAddress).
+	Proxies auth.Proxies
 	// MaxBodyBytes caps request bodies.
 	MaxBodyBytes int64
 	// Introspection enables schema introspection (on in development).
@@ -34,7 +36,7 @@ func New(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
 	var h http.Handler = mux
-	h = auth.Middleware(d.Tokens)(h)
+	h = auth.Middleware(d.Tokens, d.Proxies)(h)
 	h = limitBody(d.MaxBodyBytes)(h)
 	h = accessLog(d.Logger)(h)
 	h = recoverPanics(d.Logger)(h)

@@ -41,7 +41,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (User, error) {
 }
 
 func (s *Service) create(ctx context.Context, email, name, password string, role Role) (User, error) {
-	hash, err := s.hasher.Hash(password)
+	hash, err := s.hasher.Hash(ctx, password)
 	if err != nil {
 		return User{}, err
 	}
@@ -64,7 +64,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Use
 	}
 	u, hash, err := s.store.ByEmail(ctx, email)
 	if apperr.IsCode(err, apperr.NotFound) {
-		if err := s.hasher.CompareDummy(password); err != nil {
+		if err := s.hasher.CompareDummy(ctx, password); err != nil {
 			return User{}, err
 		}
 		return User{}, ErrAuthenticationFailed
@@ -72,7 +72,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Use
 	if err != nil {
 		return User{}, err
 	}
-	ok, err := s.hasher.Compare(hash, password)
+	ok, err := s.hasher.Compare(ctx, hash, password)
 	if err != nil {
 		return User{}, err
 	}

@@ -49,13 +49,13 @@ type SignupInput struct {
 // cost) live in internal/auth.
 type PasswordHasher interface {
 	// Hash checks the password against the policy (BAD_USER_INPUT) and hashes it.
-	Hash(password string) (string, error)
+	Hash(ctx context.Context, password string) (string, error)
 	// Compare reports whether password matches hash. It refuses a password no
 	// hash could match (too long) with BAD_USER_INPUT.
-	Compare(hash, password string) (bool, error)
+	Compare(ctx context.Context, hash, password string) (bool, error)
 	// CompareDummy does the same work as Compare against no account, so that an
 	// unknown email costs as much as a wrong password.
-	CompareDummy(password string) error
+	CompareDummy(ctx context.Context, password string) error
 }
 
 // Store persists users. Its methods map driver errors to apperr codes.
