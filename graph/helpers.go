@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 
+	"github.com/coursehub/coursehub/internal/auth"
 	"github.com/coursehub/coursehub/internal/user"
 )
 
@@ -23,6 +24,20 @@ func ptr[T any](v T, err error) (*T, error) {
 		return nil, err
 	}
 	return &v, nil
+}
+
+// done adapts a service's error to gqlgen's (true, nil) or (false, error)
+// for mutations that answer Boolean!.
+func done(err error) (bool, error) {
+	return err == nil, err
+}
+
+// deliveryOr applies a default when a client passes `delivery: null`.
+func deliveryOr(d *auth.Delivery, def auth.Delivery) auth.Delivery {
+	if d == nil {
+		return def
+	}
+	return *d
 }
 
 // viewerWithRole reports whether a live session with at least role is behind

@@ -30,26 +30,43 @@ func (r *courseConnectionResolver) TotalCount(ctx context.Context, obj *model.Co
 }
 
 // Signup is the resolver for the signup field.
-func (r *mutationResolver) Signup(ctx context.Context, input user.SignupInput) (*auth.Payload, error) {
-	return ptr(r.Auth.Signup(ctx, input))
+func (r *mutationResolver) Signup(ctx context.Context, input user.SignupInput, delivery *auth.Delivery) (*auth.Payload, error) {
+	return ptr(r.Auth.Signup(ctx, input, deliveryOr(delivery, auth.DeliverBody)))
 }
 
 // Login is the resolver for the login field.
-func (r *mutationResolver) Login(ctx context.Context, input model.LoginInput) (*auth.Payload, error) {
-	return ptr(r.Auth.Login(ctx, input.Email, input.Password))
+func (r *mutationResolver) Login(ctx context.Context, input model.LoginInput, delivery *auth.Delivery) (*auth.Payload, error) {
+	return ptr(r.Auth.Login(ctx, input.Email, input.Password, deliveryOr(delivery, auth.DeliverBody)))
 }
 
 // RefreshToken is the resolver for the refreshToken field.
-func (r *mutationResolver) RefreshToken(ctx context.Context, refreshToken string) (*auth.Payload, error) {
-	return ptr(r.Auth.Refresh(ctx, refreshToken))
+func (r *mutationResolver) RefreshToken(ctx context.Context, refreshToken string, delivery *auth.Delivery) (*auth.Payload, error) {
+	return ptr(r.Auth.Refresh(ctx, refreshToken, deliveryOr(delivery, auth.DeliverBody)))
+}
+
+// RefreshSession is the resolver for the refreshSession field.
+func (r *mutationResolver) RefreshSession(ctx context.Context, delivery *auth.Delivery) (*auth.Payload, error) {
+	return ptr(r.Auth.RefreshSession(ctx, deliveryOr(delivery, auth.DeliverRefreshCookie)))
 }
 
 // Logout is the resolver for the logout field.
 func (r *mutationResolver) Logout(ctx context.Context, refreshToken *string) (bool, error) {
-	if err := r.Auth.Logout(ctx, refreshToken); err != nil {
-		return false, err
-	}
-	return true, nil
+	return done(r.Auth.Logout(ctx, refreshToken))
+}
+
+// LogoutAll is the resolver for the logoutAll field.
+func (r *mutationResolver) LogoutAll(ctx context.Context) (bool, error) {
+	return done(r.Auth.LogoutAll(ctx))
+}
+
+// RevokeSession is the resolver for the revokeSession field.
+func (r *mutationResolver) RevokeSession(ctx context.Context, id string) (bool, error) {
+	return done(r.Auth.RevokeSession(ctx, id))
+}
+
+// ChangePassword is the resolver for the changePassword field.
+func (r *mutationResolver) ChangePassword(ctx context.Context, currentPassword string, newPassword string) (bool, error) {
+	return done(r.Auth.ChangePassword(ctx, currentPassword, newPassword))
 }
 
 // CreateCourse is the resolver for the createCourse field.
@@ -133,6 +150,11 @@ func (r *queryResolver) PurchasedCourses(ctx context.Context, first *int, after 
 	return model.NewCourseConnection(page, func(ctx context.Context) (int, error) {
 		return r.Purchases.Count(ctx, v.User.ID)
 	}), nil
+}
+
+// Sessions is the resolver for the sessions field.
+func (r *queryResolver) Sessions(ctx context.Context) ([]auth.Session, error) {
+	return r.Auth.Sessions(ctx)
 }
 
 // Course returns CourseResolver implementation.

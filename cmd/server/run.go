@@ -161,12 +161,19 @@ func wire(ctx context.Context, cfg config.Config, secret []byte, db *mongodb.DB,
 	resolver := &graph.Resolver{
 		Auth: auth.NewService(users, sessionStore, limiter, tokens, auth.Config{
 			RefreshTTL: cfg.RefreshTokenTTL, SessionTTL: cfg.SessionTTL, Limits: cfg.RateLimits,
+			Proxies: cfg.TrustedProxies,
+			Cookies: auth.CookieConfig{
+				Path: "/graphql", Secure: cfg.CookieSecure, SameSite: cfg.CookieSameSite, Origins: cfg.CORSOrigins,
+			},
 		}, logger),
 		Users:     users,
 		Catalog:   courses,
 		Purchases: purchase.NewService(purchaseStore, courses),
 	}
 
+	if !cfg.CookieSecure {
+		logger.Warn("COOKIE_SECURE=false: cookies are sent over plain http; for local development only")
+	}
 	if cfg.AdminEmail != "" {
 		admin, err := users.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword)
 		if err != nil {
@@ -178,9 +185,8 @@ func wire(ctx context.Context, cfg config.Config, secret []byte, db *mongodb.DB,
 	h := server.New(server.Deps{
 		Logger:        logger,
 		Resolver:      resolver,
-		Tokens:        tokens,
 		DB:            db,
-		Proxies:       cfg.TrustedProxies,
+		CORSOrigins:   cfg.CORSOrigins,
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 		Introspection: cfg.Env == config.Development,
 	})

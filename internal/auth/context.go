@@ -38,6 +38,7 @@ type requestState struct {
 	principal *Principal
 	failure   error // why there is no principal (ErrToken*)
 	client    ClientInfo
+	cookies   *cookieIO
 
 	once      sync.Once
 	viewer    Viewer

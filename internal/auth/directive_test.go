@@ -79,6 +79,16 @@ func (f *fakeUsers) ByID(_ context.Context, id string) (user.User, error) {
 	return u, nil
 }
 
+func (f *fakeUsers) ChangePassword(_ context.Context, id, current, next string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.passwords[id] != current {
+		return apperr.Input("currentPassword", "current password is incorrect")
+	}
+	f.passwords[id] = next
+	return nil
+}
+
 func (f *fakeUsers) setRole(tb testing.TB, id string, role user.Role) {
 	tb.Helper()
 	f.mu.Lock()
@@ -124,7 +134,7 @@ func newEnv(tb testing.TB) *env {
 // signup creates a user with the given role and starts a session.
 func (e *env) signup(tb testing.TB, email string, role user.Role) auth.Payload {
 	tb.Helper()
-	p, err := e.svc.Signup(context.Background(), user.SignupInput{Email: email, Password: "password-" + email, Name: email})
+	p, err := e.svc.Signup(context.Background(), user.SignupInput{Email: email, Password: "password-" + email, Name: email}, auth.DeliverBody)
 	if err != nil {
 		tb.Fatalf("Signup(%s): %v", email, err)
 	}
@@ -138,7 +148,7 @@ func (e *env) signup(tb testing.TB, email string, role user.Role) auth.Payload {
 // login starts another session for an existing user.
 func (e *env) login(tb testing.TB, email string) auth.Payload {
 	tb.Helper()
-	p, err := e.svc.Login(context.Background(), email, "password-"+email)
+	p, err := e.svc.Login(context.Background(), email, "password-"+email, auth.DeliverBody)
 	if err != nil {
 		tb.Fatalf("Login(%s): %v", email, err)
 	}
@@ -147,14 +157,14 @@ func (e *env) login(tb testing.TB, email string) auth.Payload {
 
 // requestCtx runs a request with the given Authorization header values
 // through the real middleware and returns the context the handler saw.
-func requestCtx(tb testing.TB, tokens *auth.Tokens, target string, authorization ...string) context.Context {
+func requestCtx(tb testing.TB, svc *auth.Service, target string, authorization ...string) context.Context {
 	tb.Helper()
 	r := httptest.NewRequest(http.MethodPost, target, nil)
 	for _, v := range authorization {
 		r.Header.Add("Authorization", v)
 	}
 	var ctx context.Context
-	auth.Middleware(tokens, nil)(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+	svc.Middleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		ctx = r.Context()
 	})).ServeHTTP(httptest.NewRecorder(), r)
 	if ctx == nil {
@@ -166,7 +176,7 @@ func requestCtx(tb testing.TB, tokens *auth.Tokens, target string, authorization
 // bearerCtx is requestCtx with "Authorization: Bearer token".
 func (e *env) bearerCtx(tb testing.TB, token string) context.Context {
 	tb.Helper()
-	return requestCtx(tb, e.tokens, "/graphql", "Bearer "+token)
+	return requestCtx(tb, e.svc, "/graphql", "Bearer "+token)
 }
 
 // directive calls the @auth directive with a next resolver that records
@@ -270,14 +280,14 @@ func TestDirectiveUnauthenticated(t *testing.T) {
 		ctx  context.Context
 		want string // the reason, as the client sees it
 	}{
-		{"ErrNoToken", requestCtx(t, e.tokens, "/graphql"), auth.ErrTokenMissing.Error()},
+		{"ErrNoToken", requestCtx(t, e.svc, "/graphql"), auth.ErrTokenMissing.Error()},
 		{"ErrNoMiddleware", context.Background(), auth.ErrTokenMissing.Error()},
-		{"ErrTokenInQueryString", requestCtx(t, e.tokens, "/graphql?access_token="+p.AccessToken), auth.ErrTokenMissing.Error()},
-		{"ErrBasicScheme", requestCtx(t, e.tokens, "/graphql", "Basic "+p.AccessToken), auth.ErrTokenMalformed.Error()},
-		{"ErrNoScheme", requestCtx(t, e.tokens, "/graphql", p.AccessToken), auth.ErrTokenMalformed.Error()},
-		{"ErrEmptyBearer", requestCtx(t, e.tokens, "/graphql", "Bearer "), auth.ErrTokenMalformed.Error()},
-		{"ErrTwoHeaders", requestCtx(t, e.tokens, "/graphql", "Bearer "+p.AccessToken, "Bearer "+p.AccessToken), auth.ErrTokenMalformed.Error()},
-		{"ErrTwoTokensOneHeader", requestCtx(t, e.tokens, "/graphql", "Bearer "+p.AccessToken+" "+p.AccessToken), auth.ErrTokenMalformed.Error()},
+		{"ErrTokenInQueryString", requestCtx(t, e.svc, "/graphql?access_token="+p.AccessToken), auth.ErrTokenMissing.Error()},
+		{"ErrBasicScheme", requestCtx(t, e.svc, "/graphql", "Basic "+p.AccessToken), auth.ErrTokenMalformed.Error()},
+		{"ErrNoScheme", requestCtx(t, e.svc, "/graphql", p.AccessToken), auth.ErrTokenMalformed.Error()},
+		{"ErrEmptyBearer", requestCtx(t, e.svc, "/graphql", "Bearer "), auth.ErrTokenMalformed.Error()},
+		{"ErrTwoHeaders", requestCtx(t, e.svc, "/graphql", "Bearer "+p.AccessToken, "Bearer "+p.AccessToken), auth.ErrTokenMalformed.Error()},
+		{"ErrTwoTokensOneHeader", requestCtx(t, e.svc, "/graphql", "Bearer "+p.AccessToken+" "+p.AccessToken), auth.ErrTokenMalformed.Error()},
 		{"ErrGarbage", e.bearerCtx(t, "garbage"), auth.ErrTokenMalformed.Error()},
 		{"ErrRefreshTokenAsAccessToken", e.bearerCtx(t, p.RefreshToken), auth.ErrTokenMalformed.Error()},
 		{"ErrExpired", e.bearerCtx(t, expired), auth.ErrTokenExpired.Error()},
@@ -301,7 +311,7 @@ func TestDirectiveUnauthenticated(t *testing.T) {
 	// The same token in a well-formed header works, so the refusals above are
 	// about the way it was sent.
 	t.Run("OKLowerCaseScheme", func(t *testing.T) {
-		ctx := requestCtx(t, e.tokens, "/graphql", "bearer "+p.AccessToken)
+		ctx := requestCtx(t, e.svc, "/graphql", "bearer "+p.AccessToken)
 		called, err := e.directive(ctx, nil, nil, false)
 		wantAllowed(t, called, err)
 	})
@@ -447,7 +457,7 @@ func TestDirectiveAllowOwner(t *testing.T) {
 		{"OKAdmin", e.bearerCtx(t, admin.AccessToken), &ownerRecord, ""},
 		{"OKAdminNotOwned", e.bearerCtx(t, admin.AccessToken), notOwned{}, ""},
 		{"ErrOtherUser", e.bearerCtx(t, other.AccessToken), &ownerRecord, apperr.Forbidden},
-		{"ErrAnonymous", requestCtx(t, e.tokens, "/graphql"), &ownerRecord, apperr.Forbidden},
+		{"ErrAnonymous", requestCtx(t, e.svc, "/graphql"), &ownerRecord, apperr.Forbidden},
 		{"ErrGarbageToken", e.bearerCtx(t, "garbage"), &ownerRecord, apperr.Forbidden},
 		{"ErrOwnerSessionEnded", e.bearerCtx(t, ended.AccessToken), &endedRecord, apperr.Forbidden},
 		{"ErrUserNotOwned", e.bearerCtx(t, owner.AccessToken), notOwned{}, apperr.Forbidden},
@@ -481,7 +491,7 @@ func TestLogout(t *testing.T) {
 		// The next request with the same, unexpired access token.
 		called, err = e.directive(e.bearerCtx(t, p.AccessToken), nil, nil, false)
 		wantDenied(t, called, err, apperr.Unauthenticated, "")
-		if _, err := e.svc.Refresh(context.Background(), p.RefreshToken); apperr.CodeOf(err) != apperr.Unauthenticated {
+		if _, err := e.svc.Refresh(context.Background(), p.RefreshToken, auth.DeliverBody); apperr.CodeOf(err) != apperr.Unauthenticated {
 			t.Errorf("Refresh after logout = %v, want UNAUTHENTICATED", err)
 		}
 		if err := e.svc.Logout(e.bearerCtx(t, p.AccessToken), nil); apperr.CodeOf(err) != apperr.Unauthenticated {
@@ -492,7 +502,7 @@ func TestLogout(t *testing.T) {
 	t.Run("ErrAnonymous", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
-		if err := e.svc.Logout(requestCtx(t, e.tokens, "/graphql"), nil); apperr.CodeOf(err) != apperr.Unauthenticated {
+		if err := e.svc.Logout(requestCtx(t, e.svc, "/graphql"), nil); apperr.CodeOf(err) != apperr.Unauthenticated {
 			t.Errorf("Logout = %v, want UNAUTHENTICATED", err)
 		}
 	})
@@ -531,7 +541,7 @@ func TestLogout(t *testing.T) {
 		}
 		called, err := e.directive(e.bearerCtx(t, bob.AccessToken), nil, nil, false)
 		wantAllowed(t, called, err)
-		if _, err := e.svc.Refresh(context.Background(), bob.RefreshToken); err != nil {
+		if _, err := e.svc.Refresh(context.Background(), bob.RefreshToken, auth.DeliverBody); err != nil {
 			t.Errorf("Bob's Refresh after Alice's logout = %v, want success", err)
 		}
 	})
@@ -609,7 +619,7 @@ func TestRefresh(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
 		p1 := e.signup(t, "alice@example.com", user.RoleUser)
-		p2, err := e.svc.Refresh(context.Background(), p1.RefreshToken)
+		p2, err := e.svc.Refresh(context.Background(), p1.RefreshToken, auth.DeliverBody)
 		if err != nil {
 			t.Fatalf("Refresh: %v", err)
 		}
@@ -624,7 +634,7 @@ func TestRefresh(t *testing.T) {
 		}
 		called, err := e.directive(e.bearerCtx(t, p2.AccessToken), nil, nil, false)
 		wantAllowed(t, called, err)
-		p3, err := e.svc.Refresh(context.Background(), p2.RefreshToken)
+		p3, err := e.svc.Refresh(context.Background(), p2.RefreshToken, auth.DeliverBody)
 		if err != nil {
 			t.Fatalf("second rotation: %v", err)
 		}
@@ -638,16 +648,16 @@ func TestRefresh(t *testing.T) {
 		e := newEnv(t)
 		p1 := e.signup(t, "alice@example.com", user.RoleUser)
 		other := e.login(t, "alice@example.com")
-		p2, err := e.svc.Refresh(context.Background(), p1.RefreshToken)
+		p2, err := e.svc.Refresh(context.Background(), p1.RefreshToken, auth.DeliverBody)
 		if err != nil {
 			t.Fatalf("Refresh: %v", err)
 		}
-		_, err = e.svc.Refresh(context.Background(), p1.RefreshToken)
+		_, err = e.svc.Refresh(context.Background(), p1.RefreshToken, auth.DeliverBody)
 		if apperr.CodeOf(err) != apperr.Unauthenticated {
 			t.Fatalf("reused Refresh = %v, want UNAUTHENTICATED", err)
 		}
 		// The whole session has ended: the rotated pair is dead too.
-		if _, err := e.svc.Refresh(context.Background(), p2.RefreshToken); apperr.CodeOf(err) != apperr.Unauthenticated {
+		if _, err := e.svc.Refresh(context.Background(), p2.RefreshToken, auth.DeliverBody); apperr.CodeOf(err) != apperr.Unauthenticated {
 			t.Errorf("Refresh with the successor after reuse = %v, want UNAUTHENTICATED", err)
 		}
 		for name, tok := range map[string]string{"successor": p2.AccessToken, "original": p1.AccessToken} {
@@ -671,7 +681,7 @@ func TestRefresh(t *testing.T) {
 		errs := make(chan error, n)
 		for range n {
 			wg.Go(func() {
-				_, err := e.svc.Refresh(context.Background(), p.RefreshToken)
+				_, err := e.svc.Refresh(context.Background(), p.RefreshToken, auth.DeliverBody)
 				if err == nil {
 					wins.Add(1)
 					return
@@ -707,7 +717,7 @@ func TestRefresh(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			p := e.signup(t, "alice@example.com", user.RoleUser)
-			got, err := e.svc.Refresh(context.Background(), tt.token(p))
+			got, err := e.svc.Refresh(context.Background(), tt.token(p), auth.DeliverBody)
 			if apperr.CodeOf(err) != apperr.Unauthenticated {
 				t.Fatalf("Refresh = %+v, %v; want UNAUTHENTICATED", got, err)
 			}
@@ -715,7 +725,7 @@ func TestRefresh(t *testing.T) {
 				t.Errorf("Refresh returned tokens with an error")
 			}
 			// The genuine token was not spent by the failed attempt.
-			if _, err := e.svc.Refresh(context.Background(), p.RefreshToken); err != nil {
+			if _, err := e.svc.Refresh(context.Background(), p.RefreshToken, auth.DeliverBody); err != nil {
 				t.Errorf("genuine Refresh after a failed one = %v", err)
 			}
 		})
@@ -733,13 +743,13 @@ func TestLogin(t *testing.T) {
 		wantAllowed(t, called, err)
 	})
 	t.Run("ErrWrongPassword", func(t *testing.T) {
-		p, err := e.svc.Login(context.Background(), "alice@example.com", "wrong")
+		p, err := e.svc.Login(context.Background(), "alice@example.com", "wrong", auth.DeliverBody)
 		if apperr.CodeOf(err) != apperr.Unauthenticated || p.AccessToken != "" {
 			t.Fatalf("Login = %+v, %v; want UNAUTHENTICATED and no tokens", p, err)
 		}
 	})
 	t.Run("ErrDuplicateSignup", func(t *testing.T) {
-		_, err := e.svc.Signup(context.Background(), user.SignupInput{Email: "alice@example.com", Password: "whatever-1", Name: "A"})
+		_, err := e.svc.Signup(context.Background(), user.SignupInput{Email: "alice@example.com", Password: "whatever-1", Name: "A"}, auth.DeliverBody)
 		if apperr.CodeOf(err) != apperr.Conflict {
 			t.Fatalf("Signup = %v, want CONFLICT", err)
 		}

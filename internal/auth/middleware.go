@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -9,30 +10,43 @@ import (
 // maxUserAgent caps what is stored of a User-Agent header.
 const maxUserAgent = 256
 
-// Middleware reads the Authorization header, verifies the access token and
-// records the principal, or the reason there is none, in the request context.
-// It never rejects a request: public fields must keep working for anonymous
-// callers and for callers with a stale token. The @auth directive decides.
+// Middleware reads the access token (the Authorization header, or else the
+// access cookie), verifies it and records the principal, or the reason there
+// is none, in the request context. It never rejects a request: public fields
+// must keep working for anonymous callers and for callers with a stale
+// token. The @auth directive decides.
 //
 // Only "Authorization: Bearer <token>" is read (the scheme is matched
-// case-insensitively, as RFC 9110 says). Tokens in the query string are never
-// read: they end up in logs and browser history.
-func Middleware(tokens *Tokens, proxies Proxies) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			st := &requestState{client: clientInfo(r, proxies)}
-			raw, err := bearerToken(r.Header)
-			if err == nil {
-				var claims Claims
-				claims, err = tokens.Verify(raw)
-				if err == nil {
-					st.principal = &Principal{UserID: claims.Subject, SessionID: claims.SessionID}
+// case-insensitively, as RFC 9110 says); a header always wins over a cookie.
+// Cookies count only for requests that pass the CSRF check (csrfCheck).
+// Tokens in the query string are never read: they end up in logs and
+// browser history.
+func (s *Service) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := &requestState{client: clientInfo(r, s.cfg.Proxies), cookies: &cookieIO{w: w}}
+		raw, err := bearerToken(r.Header)
+		if errors.Is(err, ErrTokenMissing) {
+			if c, cerr := r.Cookie(AccessCookie); cerr == nil && c.Value != "" {
+				if reason := csrfCheck(r, s.cfg.Cookies.Origins); reason != "" {
+					err = errors.New(reason)
+				} else {
+					raw, err = c.Value, nil
 				}
 			}
-			st.failure = err
-			next.ServeHTTP(w, r.WithContext(withState(r.Context(), st)))
-		})
-	}
+		}
+		if err == nil {
+			var claims Claims
+			claims, err = s.tokens.Verify(raw)
+			if err == nil {
+				st.principal = &Principal{UserID: claims.Subject, SessionID: claims.SessionID}
+			}
+		}
+		st.failure = err
+		if c, cerr := r.Cookie(RefreshCookie); cerr == nil && c.Value != "" && csrfCheck(r, s.cfg.Cookies.Origins) == "" {
+			st.cookies.refresh = c.Value
+		}
+		next.ServeHTTP(w, r.WithContext(withState(r.Context(), st)))
+	})
 }
 
 // bearerToken extracts the token from exactly one Authorization header.

@@ -22,14 +22,19 @@ type Users interface {
 	Signup(ctx context.Context, in user.SignupInput) (user.User, error)
 	Authenticate(ctx context.Context, email, password string) (user.User, error)
 	ByID(ctx context.Context, id string) (user.User, error)
+	ChangePassword(ctx context.Context, id, current, next string) error
 }
 
 // Payload is what signup, login and refresh return.
 type Payload struct {
+	// AccessToken and RefreshToken are empty when delivered by cookie.
 	AccessToken  string
 	RefreshToken string
-	ExpiresAt    time.Time
-	User         user.User
+	// ExpiresAt is when the access token expires.
+	ExpiresAt time.Time
+	// RefreshExpiresAt is when the refresh token expires unused.
+	RefreshExpiresAt time.Time
+	User             user.User
 }
 
 // Config holds session lifetimes and brute-force limits.
@@ -40,6 +45,10 @@ type Config struct {
 	SessionTTL time.Duration
 	// Limits are the rate limits; the zero value switches them all off.
 	Limits RateLimits
+	// Proxies are the trusted reverse proxies (see ClientAddress).
+	Proxies Proxies
+	// Cookies configures cookie mode and its CSRF defence.
+	Cookies CookieConfig
 }
 
 // Service runs signup, login, refresh and logout, and the per-request
@@ -60,14 +69,16 @@ func NewService(users Users, store *Store, limiter *Limiter, tokens *Tokens, cfg
 }
 
 var (
-	errSessionEnded   = apperr.New(apperr.Unauthenticated, "session has ended; sign in again")
-	errRefreshInvalid = apperr.New(apperr.Unauthenticated, "refresh token is invalid or expired")
-	errRefreshReused  = apperr.New(apperr.Unauthenticated, "refresh token was already used; the session has been ended")
+	errSessionEnded    = apperr.New(apperr.Unauthenticated, "session has ended; sign in again")
+	errRefreshInvalid  = apperr.New(apperr.Unauthenticated, "refresh token is invalid or expired")
+	errRefreshReused   = apperr.New(apperr.Unauthenticated, "refresh token was already used; the session has been ended")
+	errNoRefreshCookie = apperr.New(apperr.Unauthenticated, "no usable refresh cookie (cookies need an allowed Origin and a JSON request)")
+	errNoCookies       = errors.New("auth: no cookie writer in the context; wire Service.Middleware")
 )
 
 // Signup creates an account and starts its first session.
 // Errors: RATE_LIMITED, BAD_USER_INPUT, CONFLICT.
-func (s *Service) Signup(ctx context.Context, in user.SignupInput) (Payload, error) {
+func (s *Service) Signup(ctx context.Context, in user.SignupInput, d Delivery) (Payload, error) {
 	if _, err := s.limiter.Take(ctx, "signup:addr:"+ClientFrom(ctx).IP, s.cfg.Limits.SignupAddress); err != nil {
 		return Payload{}, err
 	}
@@ -80,13 +91,13 @@ func (s *Service) Signup(ctx context.Context, in user.SignupInput) (Payload, err
 	if err != nil {
 		return Payload{}, err
 	}
-	return s.startSession(ctx, u)
+	return s.startSession(ctx, u, d)
 }
 
 // Login checks credentials and starts a session. Past a limit the answer is
 // RATE_LIMITED before any bcrypt work, even for the right password.
 // Errors: RATE_LIMITED, BAD_USER_INPUT, UNAUTHENTICATED.
-func (s *Service) Login(ctx context.Context, email, password string) (Payload, error) {
+func (s *Service) Login(ctx context.Context, email, password string, d Delivery) (Payload, error) {
 	if _, err := s.limiter.Take(ctx, "login:addr:"+ClientFrom(ctx).IP, s.cfg.Limits.LoginAddress); err != nil {
 		return Payload{}, err
 	}
@@ -108,10 +119,10 @@ func (s *Service) Login(ctx context.Context, email, password string) (Payload, e
 	if err != nil {
 		return Payload{}, err
 	}
-	return s.startSession(ctx, u)
+	return s.startSession(ctx, u, d)
 }
 
-func (s *Service) startSession(ctx context.Context, u user.User) (Payload, error) {
+func (s *Service) startSession(ctx context.Context, u user.User, d Delivery) (Payload, error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
 	ss := session{
 		ID: bson.NewObjectID().Hex(), UserID: u.ID, CreatedAt: now,
@@ -120,12 +131,12 @@ func (s *Service) startSession(ctx context.Context, u user.User) (Payload, error
 	if err := s.store.insertSession(ctx, ss); err != nil {
 		return Payload{}, err
 	}
-	return s.issue(ctx, u, ss, "session:"+ss.ID, now)
+	return s.issue(ctx, u, ss, "session:"+ss.ID, now, d)
 }
 
 // issue stores a new refresh token as the successor of parent and signs an
 // access token. errReused means parent already had a successor.
-func (s *Service) issue(ctx context.Context, u user.User, ss session, parent string, now time.Time) (Payload, error) {
+func (s *Service) issue(ctx context.Context, u user.User, ss session, parent string, now time.Time, d Delivery) (Payload, error) {
 	raw := randomToken()
 	exp := now.Add(s.cfg.RefreshTTL)
 	if exp.After(ss.ExpiresAt) {
@@ -144,7 +155,11 @@ func (s *Service) issue(ctx context.Context, u user.User, ss session, parent str
 	if err != nil {
 		return Payload{}, err
 	}
-	return Payload{AccessToken: access, RefreshToken: raw, ExpiresAt: accessExp, User: u}, nil
+	p := Payload{AccessToken: access, RefreshToken: raw, ExpiresAt: accessExp, RefreshExpiresAt: exp, User: u}
+	if err := s.deliver(ctx, &p, d); err != nil {
+		return Payload{}, err
+	}
+	return p, nil
 }
 
 // Refresh rotates a refresh token: the presented one stops working and a new
@@ -152,7 +167,7 @@ func (s *Service) issue(ctx context.Context, u user.User, ss session, parent str
 // whole session, because it means the token leaked (or two clients raced,
 // which a client must avoid by refreshing in a single flight).
 // Errors: RATE_LIMITED, UNAUTHENTICATED.
-func (s *Service) Refresh(ctx context.Context, raw string) (Payload, error) {
+func (s *Service) Refresh(ctx context.Context, raw string, d Delivery) (Payload, error) {
 	if _, err := s.limiter.Take(ctx, "refresh:addr:"+ClientFrom(ctx).IP, s.cfg.Limits.RefreshAddress); err != nil {
 		return Payload{}, err
 	}
@@ -191,7 +206,7 @@ func (s *Service) Refresh(ctx context.Context, raw string) (Payload, error) {
 	if err != nil {
 		return Payload{}, err
 	}
-	p, err := s.issue(ctx, u, ss, hash, now)
+	p, err := s.issue(ctx, u, ss, hash, now, d)
 	if errors.Is(err, errReused) {
 		if err := s.store.revokeSession(ctx, ss.ID, now); err != nil {
 			return Payload{}, err
@@ -200,6 +215,17 @@ func (s *Service) Refresh(ctx context.Context, raw string) (Payload, error) {
 		return Payload{}, errRefreshReused
 	}
 	return p, err
+}
+
+// RefreshSession is Refresh with the refresh token from the cookie, for
+// browsers in cookie mode.
+// Errors: RATE_LIMITED, UNAUTHENTICATED.
+func (s *Service) RefreshSession(ctx context.Context, d Delivery) (Payload, error) {
+	io := cookiesFrom(ctx)
+	if io == nil || io.refresh == "" {
+		return Payload{}, errNoRefreshCookie
+	}
+	return s.Refresh(ctx, io.refresh, d)
 }
 
 // Logout ends the caller's session: its refresh token and access token are
@@ -215,6 +241,7 @@ func (s *Service) Logout(ctx context.Context, refreshToken *string) error {
 	if err := s.store.revokeSession(ctx, v.SessionID, now); err != nil {
 		return err
 	}
+	s.clearCookies(ctx)
 	if refreshToken == nil || !looksLikeToken(*refreshToken) {
 		return nil
 	}

@@ -117,10 +117,60 @@ func (s *Store) sessionByID(ctx context.Context, id string) (session, error) {
 	if err != nil {
 		return session{}, fmt.Errorf("sessions: by id: %w", err)
 	}
+	return d.toSession(), nil
+}
+
+func (d sessionDoc) toSession() session {
 	return session{
-		ID: d.ID.Hex(), UserID: d.UserID.Hex(), CreatedAt: d.CreatedAt, ExpiresAt: d.ExpiresAt,
+		ID: d.ID.Hex(), UserID: d.UserID.Hex(), CreatedAt: d.CreatedAt.UTC(), ExpiresAt: d.ExpiresAt.UTC(),
 		RevokedAt: d.RevokedAt, Client: ClientInfo{UserAgent: d.UserAgent, IP: d.IP},
-	}, nil
+	}
+}
+
+// liveSessions lists a user's live sessions with when each last signed in or
+// refreshed. Two queries: the sessions, then their refresh tokens.
+func (s *Store) liveSessions(ctx context.Context, userID string, now time.Time) ([]session, map[string]time.Time, error) {
+	uid, err := bson.ObjectIDFromHex(userID)
+	if err != nil {
+		return nil, nil, nil
+	}
+	cur, err := s.sessions.Find(ctx, bson.D{
+		{Key: "userId", Value: uid},
+		{Key: "revokedAt", Value: bson.D{{Key: "$exists", Value: false}}},
+		{Key: "expiresAt", Value: bson.D{{Key: "$gt", Value: now}}},
+	}, options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}))
+	if err != nil {
+		return nil, nil, fmt.Errorf("sessions: list: %w", err)
+	}
+	var docs []sessionDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, nil, fmt.Errorf("sessions: list: %w", err)
+	}
+	out := make([]session, len(docs))
+	ids := make([]bson.ObjectID, len(docs))
+	for i, d := range docs {
+		out[i] = d.toSession()
+		ids[i] = d.ID
+	}
+	lastUsed := make(map[string]time.Time, len(docs))
+	if len(ids) == 0 {
+		return out, lastUsed, nil
+	}
+	cur, err = s.refresh.Find(ctx, bson.D{{Key: "sessionId", Value: bson.D{{Key: "$in", Value: ids}}}},
+		options.Find().SetProjection(bson.D{{Key: "sessionId", Value: 1}, {Key: "createdAt", Value: 1}}))
+	if err != nil {
+		return nil, nil, fmt.Errorf("refresh tokens: list: %w", err)
+	}
+	var toks []refreshDoc
+	if err := cur.All(ctx, &toks); err != nil {
+		return nil, nil, fmt.Errorf("refresh tokens: list: %w", err)
+	}
+	for _, t := range toks {
+		if k := t.SessionID.Hex(); t.CreatedAt.After(lastUsed[k]) {
+			lastUsed[k] = t.CreatedAt
+		}
+	}
+	return out, lastUsed, nil
 }
 
 // revokeSession ends a session. Setting revokedAt is idempotent, so two

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/mail"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -60,6 +62,13 @@ type Config struct {
 	RateLimits auth.RateLimits
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
 	TrustedProxies auth.Proxies
+
+	// CORSOrigins are the browser origins allowed to call the API with
+	// credentials (and to use cookie mode).
+	CORSOrigins []string
+	// CookieSecure marks cookies Secure; off only in development.
+	CookieSecure   bool
+	CookieSameSite http.SameSite
 
 	// AdminEmail and AdminPassword name the first admin (both or neither).
 	AdminEmail    string
@@ -127,6 +136,31 @@ func Load(getenv func(string) string) (Config, error) {
 	c.TrustedProxies, err = auth.ParseProxies(getenv("TRUSTED_PROXIES"))
 	if err != nil {
 		add(fmt.Errorf("TRUSTED_PROXIES %w", err))
+	}
+	c.CORSOrigins, err = origins(getenv("CORS_ORIGINS"))
+	add(err)
+	switch v := strings.ToLower(strings.TrimSpace(getenv("COOKIE_SECURE"))); v {
+	case "", "true":
+		c.CookieSecure = true
+	case "false":
+		if c.Env != Development {
+			add(errors.New("COOKIE_SECURE=false is allowed only with APP_ENV=development"))
+		}
+	default:
+		add(errors.New("COOKIE_SECURE must be true or false"))
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv("COOKIE_SAMESITE"))); v {
+	case "", "strict":
+		c.CookieSameSite = http.SameSiteStrictMode
+	case "lax":
+		c.CookieSameSite = http.SameSiteLaxMode
+	case "none":
+		c.CookieSameSite = http.SameSiteNoneMode
+		if !c.CookieSecure {
+			add(errors.New("COOKIE_SAMESITE=none needs COOKIE_SECURE=true (browsers refuse it otherwise)"))
+		}
+	default:
+		add(errors.New("COOKIE_SAMESITE must be strict, lax or none"))
 	}
 	c.DBTimeout, err = durationVar(getenv, "DB_TIMEOUT", 5*time.Second, 100*time.Millisecond, time.Minute)
 	add(err)
@@ -208,6 +242,28 @@ func checkSecret(secret []byte) error {
 		return errors.New("JWT_SECRET has too little variety to be random")
 	}
 	return nil
+}
+
+// origins parses CORS_ORIGINS: exact origins (scheme://host[:port]). A
+// wildcard is refused: credentials are never combined with one.
+func origins(raw string) ([]string, error) {
+	var out []string
+	for _, part := range strings.Split(raw, ",") {
+		o := strings.TrimSpace(part)
+		if o == "" {
+			continue
+		}
+		if o == "*" || strings.Contains(o, "*") {
+			return nil, errors.New("CORS_ORIGINS must list exact origins; a wildcard is never combined with credentials")
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return nil, errors.New("CORS_ORIGINS must be a comma-separated list of origins like https://app.example.com")
+		}
+		out = append(out, u.Scheme+"://"+u.Host)
+	}
+	return out, nil
 }
 
 func orDefault(v, def string) string {

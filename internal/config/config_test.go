@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"net/http"
 	"net/netip"
 	"runtime"
 
@@ -55,6 +56,8 @@ func TestLoadDefaults(t *testing.T) {
 		BcryptCost:        12,
 		BcryptConcurrency: runtime.NumCPU(),
 		RateLimits:        auth.DefaultRateLimits,
+		CookieSecure:      true,
+		CookieSameSite:    http.SameSiteStrictMode,
 		Env:               config.Development,
 		LogLevel:          slog.LevelInfo,
 		MaxBodyBytes:      1 << 20,
@@ -103,6 +106,8 @@ func TestLoadOverrides(t *testing.T) {
 		"RATE_LIMIT_LOGIN_ACCOUNT": "10/15m",
 		"RATE_LIMIT_LOGIN_ADDRESS": "off",
 		"TRUSTED_PROXIES":          "10.0.0.0/8, 192.168.1.7",
+		"CORS_ORIGINS":             "https://app.example.com, http://localhost:5173/",
+		"COOKIE_SAMESITE":          "Lax",
 	})
 	want := config.Config{
 		Host:            "127.0.0.1",
@@ -125,6 +130,9 @@ func TestLoadOverrides(t *testing.T) {
 			return l
 		}(),
 		TrustedProxies: auth.Proxies{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")},
+		CORSOrigins:    []string{"https://app.example.com", "http://localhost:5173"},
+		CookieSecure:   true,
+		CookieSameSite: http.SameSiteLaxMode,
 		AdminEmail:     "admin@example.com",
 		AdminPassword:  "admin-password-1",
 		Env:            config.Production,
@@ -218,6 +226,14 @@ func TestLoadInvalid(t *testing.T) {
 		{"ErrRateLimitWindow", map[string]string{"RATE_LIMIT_SIGNUP_ADDRESS": "30/forever"}, []string{"RATE_LIMIT_SIGNUP_ADDRESS"}, ""},
 		{"ErrRateLimitZeroWindow", map[string]string{"RATE_LIMIT_REFRESH_SESSION": "5/0s"}, []string{"RATE_LIMIT_REFRESH_SESSION"}, ""},
 		{"ErrTrustedProxies", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"}, []string{"TRUSTED_PROXIES"}, ""},
+		{"ErrCORSWildcard", map[string]string{"CORS_ORIGINS": "*"}, []string{"CORS_ORIGINS"}, ""},
+		{"ErrCORSPattern", map[string]string{"CORS_ORIGINS": "https://*.example.com"}, []string{"CORS_ORIGINS"}, ""},
+		{"ErrCORSPath", map[string]string{"CORS_ORIGINS": "https://app.example.com/login"}, []string{"CORS_ORIGINS"}, ""},
+		{"ErrCORSScheme", map[string]string{"CORS_ORIGINS": "ftp://app.example.com"}, []string{"CORS_ORIGINS"}, ""},
+		{"ErrCookieInsecureInProduction", map[string]string{"COOKIE_SECURE": "false", "APP_ENV": "production"}, []string{"COOKIE_SECURE"}, ""},
+		{"ErrCookieSecureValue", map[string]string{"COOKIE_SECURE": "maybe"}, []string{"COOKIE_SECURE"}, ""},
+		{"ErrCookieSameSite", map[string]string{"COOKIE_SAMESITE": "sometimes"}, []string{"COOKIE_SAMESITE"}, ""},
+		{"ErrCookieSameSiteNoneInsecure", map[string]string{"COOKIE_SAMESITE": "none", "COOKIE_SECURE": "false"}, []string{"COOKIE_SAMESITE"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 
 	"github.com/coursehub/coursehub/graph"
-	"github.com/coursehub/coursehub/internal/auth"
 )
 
 // Pinger reports whether the database answers.
@@ -21,10 +20,9 @@ type Pinger interface {
 type Deps struct {
 	Logger   *slog.Logger
 	Resolver *graph.Resolver
-	Tokens   *auth.Tokens
 	DB       Pinger
-	// Proxies are the trusted reverse proxies (see auth.ClientAddress).
-	Proxies auth.Proxies
+	// CORSOrigins are the browser origins allowed to call the API.
+	CORSOrigins []string
 	// MaxBodyBytes caps request bodies.
 	MaxBodyBytes int64
 	// Introspection enables schema introspection (on in development).
@@ -36,8 +34,9 @@ func New(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
 	var h http.Handler = mux
-	h = auth.Middleware(d.Tokens, d.Proxies)(h)
+	h = d.Resolver.Auth.Middleware(h)
 	h = limitBody(d.MaxBodyBytes)(h)
+	h = cors(d.CORSOrigins)(h)
 	h = accessLog(d.Logger)(h)
 	h = recoverPanics(d.Logger)(h)
 	h = requestID(h)

@@ -106,6 +106,30 @@ func (s *Service) SetRole(ctx context.Context, actorID, userID string, role Role
 	return s.store.SetRole(ctx, userID, role, s.now().UTC().Truncate(time.Millisecond))
 }
 
+// ChangePassword replaces a user's password after checking the current one.
+// Errors: BAD_USER_INPUT (wrong current password, weak new one), NOT_FOUND.
+func (s *Service) ChangePassword(ctx context.Context, id, current, next string) error {
+	hash, err := s.store.PasswordHash(ctx, id)
+	if err != nil {
+		return err
+	}
+	ok, err := s.hasher.Compare(ctx, hash, current)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return apperr.Input("currentPassword", "current password is incorrect")
+	}
+	newHash, err := s.hasher.Hash(ctx, next)
+	if err != nil {
+		if e, ok := apperr.As(err); ok && e.Field == "password" {
+			return apperr.Input("newPassword", e.Message)
+		}
+		return err
+	}
+	return s.store.SetPasswordHash(ctx, id, newHash, s.now().UTC().Truncate(time.Millisecond))
+}
+
 // EnsureAdmin makes email an admin: it creates the account with password if
 // it is missing and promotes it if it exists (its password is left alone).
 func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (User, error) {

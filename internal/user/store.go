@@ -150,4 +150,38 @@ func (s *MongoStore) SetRole(ctx context.Context, id string, role Role, now time
 	return s.ByID(ctx, id)
 }
 
+// PasswordHash returns a user's password hash. Errors: NOT_FOUND.
+func (s *MongoStore) PasswordHash(ctx context.Context, id string) (string, error) {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return "", errNotFound
+	}
+	var d userDoc
+	err = s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&d)
+	if mongodb.IsNoDocuments(err) {
+		return "", errNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("users: password hash: %w", err)
+	}
+	return d.PasswordHash, nil
+}
+
+// SetPasswordHash stores a new password hash. Errors: NOT_FOUND.
+func (s *MongoStore) SetPasswordHash(ctx context.Context, id, hash string, now time.Time) error {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return errNotFound
+	}
+	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "passwordHash", Value: hash}, {Key: "updatedAt", Value: now}}}})
+	if err != nil {
+		return fmt.Errorf("users: set password: %w", err)
+	}
+	if res.MatchedCount == 0 {
+		return errNotFound
+	}
+	return nil
+}
+
 var errNotFound = apperr.New(apperr.NotFound, "user not found")

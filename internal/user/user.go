@@ -65,4 +65,7 @@ type Store interface {
 	ByIDs(ctx context.Context, ids []string) ([]User, error)
 	ByEmail(ctx context.Context, email string) (User, string, error)
 	SetRole(ctx context.Context, id string, role Role, now time.Time) (User, error)
+	// PasswordHash returns a user's password hash. Errors: NOT_FOUND.
+	PasswordHash(ctx context.Context, id string) (string, error)
+	SetPasswordHash(ctx context.Context, id, hash string, now time.Time) error
 }
