@@ -65,16 +65,23 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout, _ 
 		logger.Info("using MONGODB_URI", "database", cfg.Database)
 	}
 
-	secret := cfg.JWTSecret
-	if len(secret) == 0 {
-		secret, err = loadOrCreateSecret(cfg.DataDir)
+	tokenCfg := auth.TokenConfig{
+		Secret: cfg.JWTSecret, PreviousSecrets: cfg.JWTPreviousSecrets,
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.AccessTokenTTL,
+	}
+	tokenCfg.SigningKey, tokenCfg.VerifyKeys, err = signingKeys(cfg)
+	if err != nil {
+		return err
+	}
+	if len(tokenCfg.Secret) == 0 && tokenCfg.SigningKey == nil {
+		tokenCfg.Secret, err = loadOrCreateSecret(cfg.DataDir)
 		if err != nil {
 			return err
 		}
 		logger.Warn("JWT_SECRET is not set; using a generated secret kept in the data directory (set JWT_SECRET in production)")
 	}
 
-	app, err := wire(ctx, cfg, secret, db, logger)
+	app, err := wire(ctx, cfg, tokenCfg, db, logger)
 	if err != nil {
 		return err
 	}
@@ -132,7 +139,7 @@ type expirer interface {
 
 // wire builds stores, indexes, services and the handler, and makes sure the
 // first admin exists.
-func wire(ctx context.Context, cfg config.Config, secret []byte, db *mongodb.DB, logger *slog.Logger) (app, error) {
+func wire(ctx context.Context, cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, logger *slog.Logger) (app, error) {
 	userStore := user.NewMongoStore(db.Database)
 	sessionStore := auth.NewStore(db.Database)
 	courseStore := course.NewMongoStore(db.Database)
@@ -150,9 +157,7 @@ func wire(ctx context.Context, cfg config.Config, secret []byte, db *mongodb.DB,
 	if err != nil {
 		return app{}, err
 	}
-	tokens, err := auth.NewTokens(auth.TokenConfig{
-		Secret: secret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.AccessTokenTTL,
-	})
+	tokens, err := auth.NewTokens(tokenCfg)
 	if err != nil {
 		return app{}, err
 	}
@@ -186,6 +191,7 @@ func wire(ctx context.Context, cfg config.Config, secret []byte, db *mongodb.DB,
 		Logger:        logger,
 		Resolver:      resolver,
 		DB:            db,
+		JWKS:          tokens.JWKS(),
 		CORSOrigins:   cfg.CORSOrigins,
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 		Introspection: cfg.Env == config.Development,

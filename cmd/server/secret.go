@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/coursehub/coursehub/internal/config"
 )
@@ -55,4 +58,38 @@ func loadOrCreateSecret(dir string) ([]byte, error) {
 		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	return []byte(s), nil
+}
+
+// signingKeys reads the Ed25519 keys named in the configuration, if any.
+func signingKeys(cfg config.Config) (ed25519.PrivateKey, []ed25519.PublicKey, error) {
+	var priv ed25519.PrivateKey
+	if cfg.JWTPrivateKeyFile != "" {
+		b, err := os.ReadFile(cfg.JWTPrivateKeyFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("JWT_PRIVATE_KEY_FILE: %w", err)
+		}
+		k, err := jwt.ParseEdPrivateKeyFromPEM(b)
+		if err != nil {
+			return nil, nil, fmt.Errorf("JWT_PRIVATE_KEY_FILE: not a PEM Ed25519 private key: %w", err)
+		}
+		priv = k.(ed25519.PrivateKey)
+	}
+	var pubs []ed25519.PublicKey
+	for _, path := range cfg.JWTPublicKeyFiles {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("JWT_PUBLIC_KEY_FILES: %w", err)
+		}
+		k, err := jwt.ParseEdPublicKeyFromPEM(b)
+		if err != nil {
+			// A previous private key file works too: use its public half.
+			pk, perr := jwt.ParseEdPrivateKeyFromPEM(b)
+			if perr != nil {
+				return nil, nil, fmt.Errorf("JWT_PUBLIC_KEY_FILES: %s is not a PEM Ed25519 key", path)
+			}
+			k = pk.(ed25519.PrivateKey).Public()
+		}
+		pubs = append(pubs, k.(ed25519.PublicKey))
+	}
+	return priv, pubs, nil
 }

@@ -1,10 +1,14 @@
 package auth
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -30,35 +34,100 @@ type Claims struct {
 	Role user.Role `json:"role"`
 }
 
-// TokenConfig configures access tokens.
+// TokenConfig configures access tokens. Exactly one key signs: the Ed25519
+// SigningKey when set, otherwise the HS256 Secret. Every configured key
+// verifies, so keys can rotate: a new key signs while the previous ones
+// still verify the tokens they issued until those expire.
 type TokenConfig struct {
-	Secret   []byte
+	// Secret is the HS256 key (at least 32 bytes); PreviousSecrets still verify.
+	Secret          []byte
+	PreviousSecrets [][]byte
+	// SigningKey, when set, signs with EdDSA; VerifyKeys are previous public
+	// keys that still verify. Their public halves are published as a JWKS.
+	SigningKey ed25519.PrivateKey
+	VerifyKeys []ed25519.PublicKey
+
 	Issuer   string
 	Audience string
 	TTL      time.Duration
 }
 
-// Tokens issues and verifies access tokens (HS256 JWTs).
-type Tokens struct {
-	cfg    TokenConfig
+// key is one verification key, bound to the one algorithm it may be used
+// with: an HS256 token is never checked against an Ed25519 key or back, which
+// rules out the algorithm-confusion attacks.
+type key struct {
 	kid    string
-	parser *jwt.Parser
-	now    func() time.Time
+	method jwt.SigningMethod
+	verify any // []byte for HS256, ed25519.PublicKey for EdDSA
+}
+
+// Tokens issues and verifies access tokens (JWTs, HS256 or EdDSA).
+type Tokens struct {
+	cfg     TokenConfig
+	kid     string // the signing key's id
+	method  jwt.SigningMethod
+	signKey any
+	keys    map[string]key
+	jwks    []byte
+	parser  *jwt.Parser
+	now     func() time.Time
 }
 
 // NewTokens returns a Tokens for cfg.
 func NewTokens(cfg TokenConfig) (*Tokens, error) {
-	if len(cfg.Secret) < 32 {
-		return nil, errors.New("auth: token secret must be at least 32 bytes")
-	}
 	if cfg.Issuer == "" || cfg.Audience == "" || cfg.TTL <= 0 {
 		return nil, errors.New("auth: token issuer, audience and TTL are required")
 	}
-	// The kid names the key without revealing it, so keys can rotate later.
-	sum := sha256.Sum256(append([]byte("coursehub-kid:"), cfg.Secret...))
-	t := &Tokens{cfg: cfg, kid: "hs256-" + hex.EncodeToString(sum[:6]), now: time.Now}
+	t := &Tokens{cfg: cfg, keys: map[string]key{}, now: time.Now}
+	for i, secret := range append([][]byte{cfg.Secret}, cfg.PreviousSecrets...) {
+		if len(secret) == 0 && i == 0 {
+			continue
+		}
+		if len(secret) < 32 {
+			return nil, errors.New("auth: token secret must be at least 32 bytes")
+		}
+		t.keys[hmacKID(secret)] = key{kid: hmacKID(secret), method: jwt.SigningMethodHS256, verify: secret}
+	}
+	publics := cfg.VerifyKeys
+	if cfg.SigningKey != nil {
+		if len(cfg.SigningKey) != ed25519.PrivateKeySize {
+			return nil, errors.New("auth: malformed Ed25519 signing key")
+		}
+		pub := cfg.SigningKey.Public().(ed25519.PublicKey)
+		publics = append([]ed25519.PublicKey{pub}, publics...)
+		t.kid, t.method, t.signKey = thumbprint(pub), jwt.SigningMethodEdDSA, cfg.SigningKey
+	} else if len(cfg.Secret) > 0 {
+		t.kid, t.method, t.signKey = hmacKID(cfg.Secret), jwt.SigningMethodHS256, cfg.Secret
+	} else {
+		return nil, errors.New("auth: a token secret or an Ed25519 signing key is required")
+	}
+	var jwks []map[string]string
+	for _, pub := range publics {
+		if len(pub) != ed25519.PublicKeySize {
+			return nil, errors.New("auth: malformed Ed25519 public key")
+		}
+		kid := thumbprint(pub)
+		if _, dup := t.keys[kid]; dup {
+			continue
+		}
+		t.keys[kid] = key{kid: kid, method: jwt.SigningMethodEdDSA, verify: pub}
+		jwks = append(jwks, map[string]string{
+			"kty": "OKP", "crv": "Ed25519", "x": base64.RawURLEncoding.EncodeToString(pub),
+			"kid": kid, "alg": "EdDSA", "use": "sig",
+		})
+	}
+	var err error
+	if t.jwks, err = json.Marshal(map[string]any{"keys": append([]map[string]string{}, jwks...)}); err != nil {
+		return nil, fmt.Errorf("auth: jwks: %w", err)
+	}
+	methods := []string{}
+	for _, k := range t.keys {
+		if !slices.Contains(methods, k.method.Alg()) {
+			methods = append(methods, k.method.Alg())
+		}
+	}
 	t.parser = jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithValidMethods(methods),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithIssuer(cfg.Issuer),
@@ -68,6 +137,24 @@ func NewTokens(cfg TokenConfig) (*Tokens, error) {
 	)
 	return t, nil
 }
+
+// hmacKID names an HS256 key without revealing it.
+func hmacKID(secret []byte) string {
+	sum := sha256.Sum256(append([]byte("coursehub-kid:"), secret...))
+	return "hs256-" + hex.EncodeToString(sum[:6])
+}
+
+// thumbprint is the RFC 7638 JWK thumbprint of an Ed25519 public key, the
+// usual kid for a published key.
+func thumbprint(pub ed25519.PublicKey) string {
+	canon := `{"crv":"Ed25519","kty":"OKP","x":"` + base64.RawURLEncoding.EncodeToString(pub) + `"}`
+	sum := sha256.Sum256([]byte(canon))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// JWKS is the JSON Web Key Set of the public keys that verify our tokens
+// (Ed25519 only: HMAC secrets are never published).
+func (t *Tokens) JWKS() []byte { return t.jwks }
 
 // Issue signs an access token for a session.
 func (t *Tokens) Issue(userID, sessionID string, role user.Role) (string, time.Time, error) {
@@ -85,9 +172,9 @@ func (t *Tokens) Issue(userID, sessionID string, role user.Role) (string, time.T
 		SessionID: sessionID,
 		Role:      role,
 	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+	tok := jwt.NewWithClaims(t.method, claims)
 	tok.Header["kid"] = t.kid
-	s, err := tok.SignedString(t.cfg.Secret)
+	s, err := tok.SignedString(t.signKey)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("auth: sign token: %w", err)
 	}
@@ -113,10 +200,15 @@ func (t *Tokens) Verify(raw string) (Claims, error) {
 	}
 	var claims Claims
 	_, err := t.parser.ParseWithClaims(raw, &claims, func(tok *jwt.Token) (any, error) {
-		if kid, _ := tok.Header["kid"].(string); kid != t.kid {
+		kid, _ := tok.Header["kid"].(string)
+		k, ok := t.keys[kid]
+		if !ok {
 			return nil, errors.New("unknown key id")
 		}
-		return t.cfg.Secret, nil
+		if tok.Method.Alg() != k.method.Alg() {
+			return nil, errors.New("algorithm does not match the key")
+		}
+		return k.verify, nil
 	})
 	switch {
 	case err == nil:

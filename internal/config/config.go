@@ -44,10 +44,17 @@ type Config struct {
 
 	// JWTSecret signs access tokens (HS256). Empty only with the embedded
 	// database, where cmd/server generates one and keeps it in DataDir.
-	JWTSecret      []byte
-	JWTIssuer      string
-	JWTAudience    string
-	AccessTokenTTL time.Duration
+	JWTSecret []byte
+	// JWTPreviousSecrets still verify tokens signed before a rotation.
+	JWTPreviousSecrets [][]byte
+	// JWTPrivateKeyFile, when set, names a PEM Ed25519 private key that signs
+	// instead of JWTSecret (EdDSA); JWTPublicKeyFiles are previous keys'
+	// public halves that still verify.
+	JWTPrivateKeyFile string
+	JWTPublicKeyFiles []string
+	JWTIssuer         string
+	JWTAudience       string
+	AccessTokenTTL    time.Duration
 	// RefreshTokenTTL is how long an unused refresh token lives; each refresh
 	// issues a new one, so an active session slides forward.
 	RefreshTokenTTL time.Duration
@@ -187,9 +194,20 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.LogLevel, err = logLevel(getenv("LOG_LEVEL"))
 	add(err)
-	add(checkSecret(c.JWTSecret))
-	if len(c.JWTSecret) == 0 && c.MongoURI != "" {
-		add(errors.New("JWT_SECRET is required when MONGODB_URI is set (a generated secret is kept only with the embedded database)"))
+	if err := checkSecret(c.JWTSecret); err != nil {
+		add(fmt.Errorf("JWT_SECRET %w", err))
+	}
+	for _, prev := range list(getenv("JWT_PREVIOUS_SECRETS")) {
+		if err := checkSecret([]byte(prev)); err != nil {
+			add(fmt.Errorf("JWT_PREVIOUS_SECRETS: each secret %w", err))
+			break
+		}
+		c.JWTPreviousSecrets = append(c.JWTPreviousSecrets, []byte(prev))
+	}
+	c.JWTPrivateKeyFile = strings.TrimSpace(getenv("JWT_PRIVATE_KEY_FILE"))
+	c.JWTPublicKeyFiles = list(getenv("JWT_PUBLIC_KEY_FILES"))
+	if len(c.JWTSecret) == 0 && c.JWTPrivateKeyFile == "" && c.MongoURI != "" {
+		add(errors.New("JWT_SECRET (or JWT_PRIVATE_KEY_FILE) is required when MONGODB_URI is set (a generated secret is kept only with the embedded database)"))
 	}
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		add(errors.New("ADMIN_EMAIL and ADMIN_PASSWORD must be set together"))
@@ -226,12 +244,12 @@ func checkSecret(secret []byte) error {
 		return nil
 	}
 	if len(secret) < MinSecretBytes {
-		return fmt.Errorf("JWT_SECRET must be at least %d bytes", MinSecretBytes)
+		return fmt.Errorf("must be at least %d bytes", MinSecretBytes)
 	}
 	lower := strings.ToLower(string(secret))
 	for _, ex := range exampleSecrets {
 		if strings.Contains(lower, ex) {
-			return errors.New("JWT_SECRET looks like an example value; generate one with `openssl rand -base64 48`")
+			return errors.New("looks like an example value; generate one with `openssl rand -base64 48`")
 		}
 	}
 	distinct := map[byte]bool{}
@@ -239,9 +257,20 @@ func checkSecret(secret []byte) error {
 		distinct[b] = true
 	}
 	if len(distinct) < 8 {
-		return errors.New("JWT_SECRET has too little variety to be random")
+		return errors.New("has too little variety to be random")
 	}
 	return nil
+}
+
+// list splits a comma-separated value, dropping empty items.
+func list(v string) []string {
+	var out []string
+	for _, part := range strings.Split(v, ",") {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // origins parses CORS_ORIGINS: exact origins (scheme://host[:port]). A

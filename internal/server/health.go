@@ -34,6 +34,16 @@ func handleReadyz(db Pinger, logger *slog.Logger) http.Handler {
 	})
 }
 
+// handleJWKS publishes the public keys that verify our access tokens, so
+// that other services can verify them without sharing a secret.
+func handleJWKS(jwks []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(jwks)
+	})
+}
+
 // handleIDE serves GraphiQL pointed at endpoint.
 func handleIDE(endpoint string) http.Handler {
 	return playground.Handler("coursehub", endpoint)

@@ -21,6 +21,8 @@ type Deps struct {
 	Logger   *slog.Logger
 	Resolver *graph.Resolver
 	DB       Pinger
+	// JWKS is the JSON Web Key Set published at /.well-known/jwks.json.
+	JWKS []byte
 	// CORSOrigins are the browser origins allowed to call the API.
 	CORSOrigins []string
 	// MaxBodyBytes caps request bodies.
@@ -51,4 +53,5 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /{$}", handleIDE("/graphql"))
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d.DB, d.Logger))
+	mux.Handle("GET /.well-known/jwks.json", handleJWKS(d.JWKS))
 }
