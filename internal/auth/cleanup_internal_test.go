@@ -1,0 +1,59 @@
+package auth
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/coursehub/coursehub/internal/mongodb/mongotest"
+)
+
+// Ensure the clean-up removes exactly the expired sessions, refresh tokens
+// and rate-limit events (what a TTL index does where the server has one).
+func TestDeleteExpired(t *testing.T) {
+	ctx := context.Background()
+	db := mongotest.NewDatabase(t)
+	store, limiter := NewStore(db), NewLimiter(db)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+
+	mk := func(expires time.Time) string {
+		ss := session{ID: bson.NewObjectID().Hex(), UserID: bson.NewObjectID().Hex(), CreatedAt: now.Add(-time.Hour), ExpiresAt: expires}
+		if err := store.insertSession(ctx, ss); err != nil {
+			t.Fatal(err)
+		}
+		sid, _ := bson.ObjectIDFromHex(ss.ID)
+		if err := store.insertRefresh(ctx, refreshDoc{Hash: hashToken(randomToken()), Parent: "session:" + ss.ID, SessionID: sid, CreatedAt: now, ExpiresAt: expires}); err != nil {
+			t.Fatal(err)
+		}
+		return ss.ID
+	}
+	expired, live := mk(now.Add(-time.Minute)), mk(now.Add(time.Hour))
+
+	limiter.now = func() time.Time { return now.Add(-2 * time.Hour) }
+	if _, err := limiter.Take(ctx, "k", Limit{Max: 10, Window: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	limiter.now = func() time.Time { return now }
+	if _, err := limiter.Take(ctx, "k", Limit{Max: 10, Window: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := store.DeleteExpired(ctx, now)
+	if err != nil || n != 2 {
+		t.Errorf("store.DeleteExpired = %d, %v; want 2 (one session, one token)", n, err)
+	}
+	if _, err := store.sessionByID(ctx, expired); err != errNoRow {
+		t.Errorf("expired session still there: %v", err)
+	}
+	if _, err := store.sessionByID(ctx, live); err != nil {
+		t.Errorf("live session removed: %v", err)
+	}
+	if n, err := limiter.DeleteExpired(ctx, now); err != nil || n != 1 {
+		t.Errorf("limiter.DeleteExpired = %d, %v; want 1", n, err)
+	}
+	if c, _ := limiter.coll.CountDocuments(ctx, bson.D{}); c != 1 {
+		t.Errorf("%d rate events left, want 1", c)
+	}
+}
