@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+
+	"github.com/coursehub/coursehub/internal/apperr"
 	"mime"
 	"net/http"
 	"slices"
@@ -83,6 +85,22 @@ func simpleContentType(mt string) bool {
 		return true
 	}
 	return false
+}
+
+// checkDelivery refuses a delivery this server cannot honour, before any
+// session is started: cookies need CORS_ORIGINS, or no request could ever
+// use them.
+func (s *Service) checkDelivery(d Delivery) error {
+	switch d {
+	case "", DeliverBody:
+		return nil
+	case DeliverRefreshCookie, DeliverCookies:
+		if len(s.cfg.Cookies.Origins) == 0 {
+			return apperr.Input("delivery", "cookie delivery needs CORS_ORIGINS on the server")
+		}
+		return nil
+	}
+	return apperr.Input("delivery", "unknown delivery")
 }
 
 // deliver puts the payload's tokens where d says, setting cookies on the

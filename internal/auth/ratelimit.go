@@ -140,7 +140,9 @@ func (l *Limiter) Take(ctx context.Context, key string, lim Limit) (Event, error
 	var oldest rateEventDoc
 	err = l.coll.FindOne(ctx, inWindow, options.FindOne().SetSort(bson.D{{Key: "at", Value: 1}})).Decode(&oldest)
 	if err == nil {
-		retry = oldest.At.Add(lim.Window).Sub(now)
+		// Concurrent events may be newer than this call's now: never say
+		// more than one window.
+		retry = min(oldest.At.Add(lim.Window).Sub(now), lim.Window)
 	}
 	return Event{}, &apperr.Error{
 		Code:              apperr.RateLimited,

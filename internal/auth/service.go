@@ -79,6 +79,9 @@ var (
 // Signup creates an account and starts its first session.
 // Errors: RATE_LIMITED, BAD_USER_INPUT, CONFLICT.
 func (s *Service) Signup(ctx context.Context, in user.SignupInput, d Delivery) (Payload, error) {
+	if err := s.checkDelivery(d); err != nil {
+		return Payload{}, err
+	}
 	if _, err := s.limiter.Take(ctx, "signup:addr:"+ClientFrom(ctx).IP, s.cfg.Limits.SignupAddress); err != nil {
 		return Payload{}, err
 	}
@@ -98,6 +101,9 @@ func (s *Service) Signup(ctx context.Context, in user.SignupInput, d Delivery) (
 // RATE_LIMITED before any bcrypt work, even for the right password.
 // Errors: RATE_LIMITED, BAD_USER_INPUT, UNAUTHENTICATED.
 func (s *Service) Login(ctx context.Context, email, password string, d Delivery) (Payload, error) {
+	if err := s.checkDelivery(d); err != nil {
+		return Payload{}, err
+	}
 	if _, err := s.limiter.Take(ctx, "login:addr:"+ClientFrom(ctx).IP, s.cfg.Limits.LoginAddress); err != nil {
 		return Payload{}, err
 	}
@@ -168,6 +174,9 @@ func (s *Service) issue(ctx context.Context, u user.User, ss session, parent str
 // which a client must avoid by refreshing in a single flight).
 // Errors: RATE_LIMITED, UNAUTHENTICATED.
 func (s *Service) Refresh(ctx context.Context, raw string, d Delivery) (Payload, error) {
+	if err := s.checkDelivery(d); err != nil {
+		return Payload{}, err
+	}
 	if _, err := s.limiter.Take(ctx, "refresh:addr:"+ClientFrom(ctx).IP, s.cfg.Limits.RefreshAddress); err != nil {
 		return Payload{}, err
 	}
@@ -219,8 +228,13 @@ func (s *Service) Refresh(ctx context.Context, raw string, d Delivery) (Payload,
 
 // RefreshSession is Refresh with the refresh token from the cookie, for
 // browsers in cookie mode.
-// Errors: RATE_LIMITED, UNAUTHENTICATED.
+// Errors: RATE_LIMITED, UNAUTHENTICATED, BAD_USER_INPUT (delivery).
 func (s *Service) RefreshSession(ctx context.Context, d Delivery) (Payload, error) {
+	if d == DeliverBody {
+		// The browser would keep the rotated token in its cookie, and the
+		// next refreshSession would present it again and end the session.
+		return Payload{}, apperr.Input("delivery", "refreshSession delivers by cookie: use REFRESH_COOKIE or COOKIES")
+	}
 	io := cookiesFrom(ctx)
 	if io == nil || io.refresh == "" {
 		return Payload{}, errNoRefreshCookie

@@ -74,7 +74,13 @@ func (s *Service) RevokeSession(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return s.store.revokeSession(ctx, ss.ID, s.now().UTC())
+	if err := s.store.revokeSession(ctx, ss.ID, s.now().UTC()); err != nil {
+		return err
+	}
+	if ss.ID == v.SessionID {
+		s.clearCookies(ctx)
+	}
+	return nil
 }
 
 // LogoutAll ends every session of the caller, the current one included.

@@ -138,7 +138,7 @@ func (s *Store) liveSessions(ctx context.Context, userID string, now time.Time) 
 		{Key: "userId", Value: uid},
 		{Key: "revokedAt", Value: bson.D{{Key: "$exists", Value: false}}},
 		{Key: "expiresAt", Value: bson.D{{Key: "$gt", Value: now}}},
-	}, options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}))
+	}, options.Find().SetSort(bson.D{{Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}))
 	if err != nil {
 		return nil, nil, fmt.Errorf("sessions: list: %w", err)
 	}

@@ -290,7 +290,8 @@ func origins(raw string) ([]string, error) {
 			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
 			return nil, errors.New("CORS_ORIGINS must be a comma-separated list of origins like https://app.example.com")
 		}
-		out = append(out, u.Scheme+"://"+u.Host)
+		// Browsers send the origin in lower case.
+		out = append(out, strings.ToLower(u.Scheme+"://"+u.Host))
 	}
 	return out, nil
 }

@@ -106,7 +106,7 @@ func TestLoadOverrides(t *testing.T) {
 		"RATE_LIMIT_LOGIN_ACCOUNT": "10/15m",
 		"RATE_LIMIT_LOGIN_ADDRESS": "off",
 		"TRUSTED_PROXIES":          "10.0.0.0/8, 192.168.1.7",
-		"CORS_ORIGINS":             "https://app.example.com, http://localhost:5173/",
+		"CORS_ORIGINS":             "https://App.Example.com, http://localhost:5173/",
 		"COOKIE_SAMESITE":          "Lax",
 	})
 	want := config.Config{

@@ -113,12 +113,16 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next string) 
 	if err != nil {
 		return err
 	}
+	wrong := apperr.Input("currentPassword", "current password is incorrect")
 	ok, err := s.hasher.Compare(ctx, hash, current)
+	if apperr.IsCode(err, apperr.BadUserInput) {
+		return wrong // too long to be anyone's password: simply wrong
+	}
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return apperr.Input("currentPassword", "current password is incorrect")
+		return wrong
 	}
 	newHash, err := s.hasher.Hash(ctx, next)
 	if err != nil {
