@@ -480,6 +480,32 @@ func TestCookieAttributes(t *testing.T) {
 			}
 		})
 	}
+
+	// COOKIE_SECURE=false relaxes Secure only for requests addressed to a
+	// loopback host (plain-http local development), never for a real host.
+	t.Run("OKInsecureOnlyOnLoopback", func(t *testing.T) {
+		s := mustStartServer(t, map[string]string{"CORS_ORIGINS": ckOrigin, "COOKIE_SECURE": "false"})
+		const pw = "cookie-password-1"
+		email := uniqueEmail(t, 2)
+		s.mustSignup(t, email, pw, "Attr")
+		body, _ := json.Marshal(map[string]any{"query": ckLoginQ, "variables": map[string]any{"in": map[string]any{"email": email, "password": pw}, "d": "COOKIES"}})
+		req, err := http.NewRequest(http.MethodPost, s.URL+"/graphql", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Host = "api.example.com"
+		r := s.do(t, req).mustNoErrors(t)
+		raw := r.Header.Values("Set-Cookie")
+		if len(raw) != 2 {
+			t.Fatalf("want 2 Set-Cookie headers, got %q", raw)
+		}
+		for _, line := range raw {
+			if !strings.Contains(line, "; Secure") {
+				t.Errorf("cookie for a non-loopback host lacks Secure: %s", line)
+			}
+		}
+	})
 }
 
 // TestCookieAccessToken checks where the access token is read from: the

@@ -5,8 +5,10 @@ import (
 
 	"github.com/coursehub/coursehub/internal/apperr"
 	"mime"
+	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -55,8 +57,30 @@ type CookieConfig struct {
 // headers set here still go out.
 type cookieIO struct {
 	w http.ResponseWriter
+	// loopback is whether the request was addressed to this machine
+	// (localhost, 127.0.0.1, [::1]): only there may COOKIE_SECURE=false apply.
+	loopback bool
 	// refresh is the refresh cookie, if the request passed the CSRF check.
 	refresh string
+}
+
+// secure says whether a cookie must be Secure: always, unless COOKIE_SECURE
+// is off (development only) and the request went to a loopback host.
+func (s *Service) secure(io *cookieIO) bool {
+	return s.cfg.Cookies.Secure || !io.loopback
+}
+
+// loopbackHost reports whether a Host header names this machine.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // csrfCheck reports why cookie credentials may not be used for r, or "" if
@@ -113,16 +137,16 @@ func (s *Service) deliver(ctx context.Context, p *Payload, d Delivery) error {
 	if io == nil {
 		return errNoCookies
 	}
-	c := s.cfg.Cookies
+	c, secure := s.cfg.Cookies, s.secure(io)
 	http.SetCookie(io.w, &http.Cookie{
 		Name: RefreshCookie, Value: p.RefreshToken, Path: c.Path, Expires: p.RefreshExpiresAt,
-		MaxAge: int(time.Until(p.RefreshExpiresAt).Seconds()), HttpOnly: true, Secure: c.Secure, SameSite: c.SameSite,
+		MaxAge: int(time.Until(p.RefreshExpiresAt).Seconds()), HttpOnly: true, Secure: secure, SameSite: c.SameSite,
 	})
 	p.RefreshToken = ""
 	if d == DeliverCookies {
 		http.SetCookie(io.w, &http.Cookie{
 			Name: AccessCookie, Value: p.AccessToken, Path: c.Path, Expires: p.ExpiresAt,
-			MaxAge: int(time.Until(p.ExpiresAt).Seconds()), HttpOnly: true, Secure: c.Secure, SameSite: c.SameSite,
+			MaxAge: int(time.Until(p.ExpiresAt).Seconds()), HttpOnly: true, Secure: secure, SameSite: c.SameSite,
 		})
 		p.AccessToken = ""
 	}
@@ -135,10 +159,10 @@ func (s *Service) clearCookies(ctx context.Context) {
 	if io == nil {
 		return
 	}
-	c := s.cfg.Cookies
+	c, secure := s.cfg.Cookies, s.secure(io)
 	for _, name := range []string{AccessCookie, RefreshCookie} {
 		http.SetCookie(io.w, &http.Cookie{
-			Name: name, Value: "", Path: c.Path, MaxAge: -1, HttpOnly: true, Secure: c.Secure, SameSite: c.SameSite,
+			Name: name, Value: "", Path: c.Path, MaxAge: -1, HttpOnly: true, Secure: secure, SameSite: c.SameSite,
 		})
 	}
 }

@@ -23,7 +23,7 @@ const maxUserAgent = 256
 // browser history.
 func (s *Service) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &requestState{client: clientInfo(r, s.cfg.Proxies), cookies: &cookieIO{w: w}}
+		st := &requestState{client: clientInfo(r, s.cfg.Proxies), cookies: &cookieIO{w: w, loopback: loopbackHost(r.Host)}}
 		raw, err := bearerToken(r.Header)
 		if errors.Is(err, ErrTokenMissing) {
 			if c, cerr := r.Cookie(AccessCookie); cerr == nil && c.Value != "" {
