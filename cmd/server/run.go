@@ -187,14 +187,33 @@ func wire(ctx context.Context, cfg config.Config, tokenCfg auth.TokenConfig, db 
 		logger.Info("admin account ready", "user", admin.ID)
 	}
 
+	var trusted map[string]string
+	if cfg.TrustedDocumentsFile != "" {
+		if trusted, err = loadTrustedDocuments(cfg.TrustedDocumentsFile); err != nil {
+			return app{}, err
+		}
+		logger.Info("trusted documents mode: only listed operations run", "documents", len(trusted))
+	}
 	h := server.New(server.Deps{
-		Logger:        logger,
-		Resolver:      resolver,
-		DB:            db,
-		JWKS:          tokens.JWKS(),
-		CORSOrigins:   cfg.CORSOrigins,
-		MaxBodyBytes:  cfg.MaxBodyBytes,
-		Introspection: cfg.Env == config.Development,
+		Logger:         logger,
+		Resolver:       resolver,
+		DB:             db,
+		JWKS:           tokens.JWKS(),
+		CORSOrigins:    cfg.CORSOrigins,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		RequestTimeout: cfg.RequestTimeout,
+		Limits: server.Limits{
+			MaxDepth: cfg.GraphQL.MaxDepth, MaxAliases: cfg.GraphQL.MaxAliases,
+			MaxRootFields: cfg.GraphQL.MaxRootFields, MaxDirectives: cfg.GraphQL.MaxDirectives,
+			MaxCost: cfg.GraphQL.MaxCost, MaxQueryBytes: cfg.GraphQL.MaxQueryBytes,
+			Verbose: cfg.Env == config.Development,
+		},
+		MaxTokens:        cfg.GraphQL.MaxTokens,
+		Introspection:    cfg.Introspection,
+		Suggestions:      cfg.Suggestions,
+		IDE:              cfg.IDE,
+		APQCacheSize:     cfg.APQCacheSize,
+		TrustedDocuments: trusted,
 	})
 	return app{handler: h, expiring: []expirer{sessionStore, limiter}}, nil
 }

@@ -3,7 +3,10 @@ package main
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -92,4 +95,26 @@ func signingKeys(cfg config.Config) (ed25519.PrivateKey, []ed25519.PublicKey, er
 		pubs = append(pubs, k.(ed25519.PublicKey))
 	}
 	return priv, pubs, nil
+}
+
+// loadTrustedDocuments reads an allow-list {"<sha256 hex>": "<document>"}
+// (GraphQL Code Generator's persisted-documents.json) and checks every hash.
+func loadTrustedDocuments(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("TRUSTED_DOCUMENTS_FILE: %w", err)
+	}
+	var docs map[string]string
+	if err := json.Unmarshal(b, &docs); err != nil {
+		return nil, fmt.Errorf("TRUSTED_DOCUMENTS_FILE: want a JSON object of sha256 hashes to documents: %w", err)
+	}
+	out := make(map[string]string, len(docs))
+	for hash, doc := range docs {
+		sum := sha256.Sum256([]byte(doc))
+		if want := hex.EncodeToString(sum[:]); strings.ToLower(strings.TrimPrefix(hash, "sha256:")) != want {
+			return nil, fmt.Errorf("TRUSTED_DOCUMENTS_FILE: the hash %.16s… does not match its document", hash)
+		}
+		out[hex.EncodeToString(sum[:])] = doc
+	}
+	return out, nil
 }

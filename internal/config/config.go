@@ -86,6 +86,34 @@ type Config struct {
 
 	// MaxBodyBytes caps a request body.
 	MaxBodyBytes int64
+	// RequestTimeout is the deadline of one request.
+	RequestTimeout time.Duration
+
+	// Limits on one GraphQL document.
+	GraphQL GraphQLLimits
+
+	// Introspection, Suggestions ("Did you mean …") and IDE are on in
+	// development and off in production unless set.
+	Introspection bool
+	Suggestions   bool
+	IDE           bool
+
+	// APQCacheSize bounds the automatic persisted query cache (0: APQ off).
+	APQCacheSize int
+	// TrustedDocumentsFile, when set, names a JSON allow-list
+	// {"<sha256 hex>": "<document>"}: only those operations run.
+	TrustedDocumentsFile string
+}
+
+// GraphQLLimits bound what one document may ask for.
+type GraphQLLimits struct {
+	MaxDepth      int // nesting of fields (introspection fields excepted)
+	MaxAliases    int // aliased fields in the whole operation
+	MaxRootFields int // fields at the top of the operation
+	MaxDirectives int // directives on one field
+	MaxCost       int // see server.cost: list fields multiply by `first`
+	MaxTokens     int // lexer tokens of the document
+	MaxQueryBytes int // size of the document text
 }
 
 // MinSecretBytes is the shortest JWT_SECRET accepted: HS256 wants a key at
@@ -180,6 +208,34 @@ func Load(getenv func(string) string) (Config, error) {
 	maxBody, err := intVar(getenv, "MAX_BODY_BYTES", 1<<20, 1<<10, 64<<20)
 	c.MaxBodyBytes = int64(maxBody)
 	add(err)
+
+	c.RequestTimeout, err = durationVar(getenv, "REQUEST_TIMEOUT", 10*time.Second, time.Second, 5*time.Minute)
+	add(err)
+	for _, v := range []struct {
+		name        string
+		dst         *int
+		def, lo, hi int
+	}{
+		{"GRAPHQL_MAX_DEPTH", &c.GraphQL.MaxDepth, 10, 1, 100},
+		{"GRAPHQL_MAX_ALIASES", &c.GraphQL.MaxAliases, 15, 0, 1000},
+		{"GRAPHQL_MAX_ROOT_FIELDS", &c.GraphQL.MaxRootFields, 20, 1, 1000},
+		{"GRAPHQL_MAX_DIRECTIVES", &c.GraphQL.MaxDirectives, 5, 0, 100},
+		{"GRAPHQL_MAX_COST", &c.GraphQL.MaxCost, 5000, 1, 10_000_000},
+		{"GRAPHQL_MAX_TOKENS", &c.GraphQL.MaxTokens, 5000, 100, 1_000_000},
+		{"GRAPHQL_MAX_QUERY_BYTES", &c.GraphQL.MaxQueryBytes, 15000, 100, 10 << 20},
+		{"APQ_CACHE_SIZE", &c.APQCacheSize, 1000, 0, 1_000_000},
+	} {
+		*v.dst, err = intVar(getenv, v.name, v.def, v.lo, v.hi)
+		add(err)
+	}
+	dev := c.Env == Development
+	c.Introspection, err = boolVar(getenv, "INTROSPECTION", dev)
+	add(err)
+	c.Suggestions, err = boolVar(getenv, "FIELD_SUGGESTIONS", dev)
+	add(err)
+	c.IDE, err = boolVar(getenv, "IDE", dev)
+	add(err)
+	c.TrustedDocumentsFile = strings.TrimSpace(getenv("TRUSTED_DOCUMENTS_FILE"))
 
 	if c.RefreshTokenTTL > c.SessionTTL {
 		add(errors.New("REFRESH_TOKEN_TTL must not be longer than SESSION_TTL"))
@@ -325,6 +381,18 @@ func durationVar(getenv func(string) string, name string, def, lo, hi time.Durat
 		return def, fmt.Errorf("%s must be a duration (like 15m or 168h) from %s to %s", name, lo, hi)
 	}
 	return d, nil
+}
+
+func boolVar(getenv func(string) string, name string, def bool) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(getenv(name))) {
+	case "":
+		return def, nil
+	case "true", "1", "on":
+		return true, nil
+	case "false", "0", "off":
+		return false, nil
+	}
+	return def, fmt.Errorf("%s must be true or false", name)
 }
 
 func logLevel(v string) (slog.Level, error) {

@@ -59,8 +59,17 @@ func TestLoadDefaults(t *testing.T) {
 		CookieSecure:      true,
 		CookieSameSite:    http.SameSiteStrictMode,
 		Env:               config.Development,
-		LogLevel:          slog.LevelInfo,
-		MaxBodyBytes:      1 << 20,
+		RequestTimeout:    10 * time.Second,
+		GraphQL: config.GraphQLLimits{
+			MaxDepth: 10, MaxAliases: 15, MaxRootFields: 20, MaxDirectives: 5,
+			MaxCost: 5000, MaxTokens: 5000, MaxQueryBytes: 15000,
+		},
+		Introspection: true,
+		Suggestions:   true,
+		IDE:           true,
+		APQCacheSize:  1000,
+		LogLevel:      slog.LevelInfo,
+		MaxBodyBytes:  1 << 20,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load defaults =\n%+v\nwant\n%+v", got, want)
@@ -108,6 +117,14 @@ func TestLoadOverrides(t *testing.T) {
 		"TRUSTED_PROXIES":          "10.0.0.0/8, 192.168.1.7",
 		"CORS_ORIGINS":             "https://App.Example.com, http://localhost:5173/",
 		"COOKIE_SAMESITE":          "Lax",
+		"REQUEST_TIMEOUT":          "3s",
+		"GRAPHQL_MAX_DEPTH":        "7",
+		"GRAPHQL_MAX_ALIASES":      "0",
+		"GRAPHQL_MAX_COST":         "900",
+		"INTROSPECTION":            "true",
+		"IDE":                      "on",
+		"APQ_CACHE_SIZE":           "0",
+		"TRUSTED_DOCUMENTS_FILE":   "/etc/coursehub/documents.json",
 	})
 	want := config.Config{
 		Host:            "127.0.0.1",
@@ -133,11 +150,21 @@ func TestLoadOverrides(t *testing.T) {
 		CORSOrigins:    []string{"https://app.example.com", "http://localhost:5173"},
 		CookieSecure:   true,
 		CookieSameSite: http.SameSiteLaxMode,
-		AdminEmail:     "admin@example.com",
-		AdminPassword:  "admin-password-1",
-		Env:            config.Production,
-		LogLevel:       slog.LevelWarn,
-		MaxBodyBytes:   2048,
+		RequestTimeout: 3 * time.Second,
+		GraphQL: config.GraphQLLimits{
+			MaxDepth: 7, MaxAliases: 0, MaxRootFields: 20, MaxDirectives: 5,
+			MaxCost: 900, MaxTokens: 5000, MaxQueryBytes: 15000,
+		},
+		// Production: introspection and the IDE only because they are set,
+		// suggestions off by default.
+		Introspection:        true,
+		IDE:                  true,
+		TrustedDocumentsFile: "/etc/coursehub/documents.json",
+		AdminEmail:           "admin@example.com",
+		AdminPassword:        "admin-password-1",
+		Env:                  config.Production,
+		LogLevel:             slog.LevelWarn,
+		MaxBodyBytes:         2048,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
@@ -233,6 +260,12 @@ func TestLoadInvalid(t *testing.T) {
 		{"ErrCookieInsecureInProduction", map[string]string{"COOKIE_SECURE": "false", "APP_ENV": "production"}, []string{"COOKIE_SECURE"}, ""},
 		{"ErrCookieSecureValue", map[string]string{"COOKIE_SECURE": "maybe"}, []string{"COOKIE_SECURE"}, ""},
 		{"ErrCookieSameSite", map[string]string{"COOKIE_SAMESITE": "sometimes"}, []string{"COOKIE_SAMESITE"}, ""},
+		{"ErrRequestTimeout", map[string]string{"REQUEST_TIMEOUT": "0s"}, []string{"REQUEST_TIMEOUT"}, ""},
+		{"ErrMaxDepth", map[string]string{"GRAPHQL_MAX_DEPTH": "0"}, []string{"GRAPHQL_MAX_DEPTH"}, ""},
+		{"ErrMaxCost", map[string]string{"GRAPHQL_MAX_COST": "lots"}, []string{"GRAPHQL_MAX_COST"}, ""},
+		{"ErrMaxTokens", map[string]string{"GRAPHQL_MAX_TOKENS": "10"}, []string{"GRAPHQL_MAX_TOKENS"}, ""},
+		{"ErrIntrospection", map[string]string{"INTROSPECTION": "sometimes"}, []string{"INTROSPECTION"}, ""},
+		{"ErrIDE", map[string]string{"IDE": "maybe"}, []string{"IDE"}, ""},
 		{"ErrCookieSameSiteNoneInsecure", map[string]string{"COOKIE_SAMESITE": "none", "COOKIE_SECURE": "false"}, []string{"COOKIE_SAMESITE"}, ""},
 	}
 	for _, tt := range tests {

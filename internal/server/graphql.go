@@ -36,9 +36,20 @@ func newGraphQLHandler(d Deps) *handler.Server {
 	srv.AddTransport(postTransport{})
 	srv.AddTransport(getTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
+	srv.SetParserTokenLimit(d.MaxTokens)
+	srv.SetDisableSuggestion(!d.Suggestions)
 	if d.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	// Documents come from the allow-list or the APQ cache first, so that the
+	// limits measure what will actually run.
+	switch {
+	case d.TrustedDocuments != nil:
+		srv.Use(trustedDocuments{byHash: d.TrustedDocuments})
+	case d.APQCacheSize > 0:
+		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](d.APQCacheSize)})
+	}
+	srv.Use(limitExtension{d.Limits})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if oc := graphql.GetOperationContext(ctx); oc != nil {
 			name := oc.OperationName
@@ -49,7 +60,7 @@ func newGraphQLHandler(d Deps) *handler.Server {
 		}
 		return next(d.Resolver.WithLoaders(ctx))
 	})
-	srv.SetErrorPresenter(presentError(d.Logger))
+	srv.SetErrorPresenter(presentError(d.Logger, d.Limits.Verbose))
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		d.Logger.ErrorContext(ctx, "panic in resolver", "panic", v,
 			"request_id", requestIDFrom(ctx), "path", fieldPath(ctx), "stack", string(debug.Stack()))
@@ -59,11 +70,17 @@ func newGraphQLHandler(d Deps) *handler.Server {
 }
 
 // gqlgen's own codes that are not the contract's are mapped onto it.
+// PERSISTED_QUERY_NOT_FOUND keeps its message, "PersistedQueryNotFound",
+// which is what Apollo Client and urql look for to resend the full query.
 var codeAliases = map[string]apperr.Code{
 	"GRAPHQL_PARSE_FAILED":      apperr.GraphQLParseFailed,
 	"GRAPHQL_VALIDATION_FAILED": apperr.GraphQLValidationFailed,
 	"COMPLEXITY_LIMIT_EXCEEDED": apperr.GraphQLValidationFailed,
+	"PERSISTED_QUERY_NOT_FOUND": apperr.GraphQLValidationFailed,
 }
+
+// tokenLimit matches the parser's refusal, which names the limit.
+var tokenLimit = regexp.MustCompile(`^exceeded token limit`)
 
 // valueEchoes are the gqlparser messages that quote a submitted value (a
 // password typed as a literal of the wrong type, say), with what we say
@@ -91,7 +108,7 @@ func withoutValues(msg string) string {
 // presentError is the one place where errors become what clients see: every
 // error gets a contract code in extensions.code; anything not coded is logged
 // with the request id and field path and shown only as INTERNAL_SERVER_ERROR.
-func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
+func presentError(logger *slog.Logger, verbose bool) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		out := graphql.DefaultErrorPresenter(ctx, err)
 		if ae, ok := apperr.As(err); ok && ae.Code != apperr.Internal {
@@ -112,6 +129,9 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			if c, ok := codeAliases[code]; ok {
 				out.Extensions = map[string]any{"code": string(c)}
 				out.Message = withoutValues(out.Message)
+				if !verbose && tokenLimit.MatchString(out.Message) {
+					out.Message = "operation refused: it is too large or too complex"
+				}
 				return out
 			}
 		}

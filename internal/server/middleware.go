@@ -125,7 +125,7 @@ func recoverPanics(logger *slog.Logger) func(http.Handler) http.Handler {
 						panic(v)
 					}
 					logger.ErrorContext(r.Context(), "panic", "panic", v, "request_id", requestIDFrom(r.Context()), "stack", string(debug.Stack()))
-					writeError(w, http.StatusInternalServerError, apperr.Internal, "internal server error")
+					writeError(w, http.StatusInternalServerError, mediaJSON, apperr.Internal, "internal server error")
 				}
 			}()
 			next.ServeHTTP(w, r)
@@ -138,7 +138,7 @@ func limitBody(max int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.ContentLength > max {
-				writeError(w, http.StatusRequestEntityTooLarge, apperr.GraphQLParseFailed, "request body is too large")
+				writeError(w, http.StatusRequestEntityTooLarge, mediaJSON, apperr.GraphQLParseFailed, "request body is too large")
 				return
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, max)
@@ -178,6 +178,18 @@ func cors(origins []string) func(http.Handler) http.Handler {
 				return
 			}
 			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// deadline bounds a request, so that a slow resolver or database cannot hold
+// a connection forever: every database call runs under the request context.
+func deadline(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/coursehub/coursehub/graph"
 )
@@ -27,8 +28,21 @@ type Deps struct {
 	CORSOrigins []string
 	// MaxBodyBytes caps request bodies.
 	MaxBodyBytes int64
-	// Introspection enables schema introspection (on in development).
+	// RequestTimeout is the deadline of one request.
+	RequestTimeout time.Duration
+	// Limits bound one operation; MaxTokens bounds the parser.
+	Limits    Limits
+	MaxTokens int
+	// Introspection, Suggestions ("Did you mean …") and IDE are the
+	// development conveniences production turns off.
 	Introspection bool
+	Suggestions   bool
+	IDE           bool
+	// APQCacheSize bounds the automatic persisted query cache (0: off).
+	APQCacheSize int
+	// TrustedDocuments, when not nil, is the allow-list of documents by
+	// sha256 hex; nothing else runs, and APQ is off.
+	TrustedDocuments map[string]string
 }
 
 // New returns the whole HTTP handler.
@@ -37,6 +51,7 @@ func New(d Deps) http.Handler {
 	addRoutes(mux, d)
 	var h http.Handler = mux
 	h = d.Resolver.Auth.Middleware(h)
+	h = deadline(d.RequestTimeout)(h)
 	h = limitBody(d.MaxBodyBytes)(h)
 	h = cors(d.CORSOrigins)(h)
 	h = accessLog(d.Logger)(h)
@@ -50,7 +65,9 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	gql := newGraphQLHandler(d)
 	mux.Handle("POST /graphql", gql)
 	mux.Handle("GET /graphql", gql)
-	mux.Handle("GET /{$}", handleIDE("/graphql"))
+	if d.IDE {
+		mux.Handle("GET /{$}", handleIDE("/graphql"))
+	}
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d.DB, d.Logger))
 	mux.Handle("GET /.well-known/jwks.json", handleJWKS(d.JWKS))

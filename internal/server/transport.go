@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -22,10 +23,13 @@ import (
 // other content types with an uncoded 400, request errors with 422, and a
 // mutation over GET with an uncoded 406.
 //
-// Media types follow the GraphQL-over-HTTP spec: a client that accepts
-// application/graphql-response+json gets it, with 4xx statuses for request
-// errors; everyone else gets application/json, with 200 for every
-// well-formed request.
+// They follow the GraphQL-over-HTTP spec (and pass the graphql-http audit,
+// scripts/audit.sh): a client that accepts application/graphql-response+json
+// gets it, with 400 for request errors and no data entry; everyone else
+// (no Accept, */*, application/json) gets application/json, with 200 for
+// every well-formed request. Requests the server cannot read get 400 (bad
+// JSON, bad parameters, no query), 405 (a mutation over GET), 406 (an Accept
+// we cannot serve), 413 (too large) or 415 (not JSON).
 
 const (
 	mediaJSON            = "application/json"
@@ -40,10 +44,15 @@ func (postTransport) Supports(r *http.Request) bool {
 }
 
 func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	media := responseMedia(r)
+	media, ok := responseMedia(r)
+	if !ok {
+		writeError(w, http.StatusNotAcceptable, mediaJSON, apperr.GraphQLParseFailed,
+			"Accept must allow application/graphql-response+json or application/json")
+		return
+	}
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || ct != mediaJSON {
-		writeError(w, http.StatusUnsupportedMediaType, apperr.GraphQLParseFailed,
+		writeError(w, http.StatusUnsupportedMediaType, media, apperr.GraphQLParseFailed,
 			"Content-Type must be application/json")
 		return
 	}
@@ -51,19 +60,41 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, apperr.GraphQLParseFailed, "request body is too large")
+			writeError(w, http.StatusRequestEntityTooLarge, media, apperr.GraphQLParseFailed, "request body is too large")
 			return
 		}
-		writeError(w, http.StatusBadRequest, apperr.GraphQLParseFailed, "could not read the request body")
+		writeError(w, http.StatusBadRequest, media, apperr.GraphQLParseFailed, "could not read the request body")
 		return
 	}
-	params := &graphql.RawParams{Headers: r.Header}
+	if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 && trimmed[0] == '[' {
+		// Batching multiplies the work of one request past every limit;
+		// Apollo Client and urql do not need it. See docs/api.md.
+		writeError(w, http.StatusBadRequest, media, apperr.GraphQLParseFailed,
+			"batched requests (a JSON array) are not supported; send one operation per request")
+		return
+	}
+	var req struct {
+		graphql.RawParams
+		// DocumentID names a persisted document (GraphQL-over-HTTP
+		// persisted documents); it is the same as an APQ hash.
+		DocumentID string `json:"documentId"`
+	}
+	params := &req.RawParams
 	params.ReadTime.Start = graphql.Now()
-	if err := decodeJSON(body, params); err != nil {
+	if err := decodeJSON(body, &req); err != nil {
 		// The body is not quoted back: it may hold a password.
-		writeError(w, http.StatusBadRequest, apperr.GraphQLParseFailed,
+		writeError(w, http.StatusBadRequest, media, apperr.GraphQLParseFailed,
 			"request body must be a JSON object with a query string, and optional operationName, variables and extensions")
 		return
+	}
+	params.Headers = r.Header
+	if req.DocumentID != "" {
+		if params.Extensions == nil {
+			params.Extensions = map[string]any{}
+		}
+		params.Extensions["persistedQuery"] = map[string]any{
+			"version": int64(1), "sha256Hash": strings.TrimPrefix(req.DocumentID, "sha256:"),
+		}
 	}
 	params.Variables = typedNumbers(params.Variables)
 	params.ReadTime.End = graphql.Now()
@@ -78,10 +109,15 @@ func (getTransport) Supports(r *http.Request) bool {
 }
 
 func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	media := responseMedia(r)
+	media, ok := responseMedia(r)
+	if !ok {
+		writeError(w, http.StatusNotAcceptable, mediaJSON, apperr.GraphQLParseFailed,
+			"Accept must allow application/graphql-response+json or application/json")
+		return
+	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, apperr.GraphQLParseFailed, "query string is malformed")
+		writeError(w, http.StatusBadRequest, media, apperr.GraphQLParseFailed, "query string is malformed")
 		return
 	}
 	params := &graphql.RawParams{
@@ -92,13 +128,13 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	params.ReadTime.Start = graphql.Now()
 	if v := q.Get("variables"); v != "" {
 		if err := decodeJSON([]byte(v), &params.Variables); err != nil {
-			writeError(w, http.StatusBadRequest, apperr.GraphQLParseFailed, "variables must be a JSON object")
+			writeError(w, http.StatusBadRequest, media, apperr.GraphQLParseFailed, "variables must be a JSON object")
 			return
 		}
 	}
 	if v := q.Get("extensions"); v != "" {
 		if err := decodeJSON([]byte(v), &params.Extensions); err != nil {
-			writeError(w, http.StatusBadRequest, apperr.GraphQLParseFailed, "extensions must be a JSON object")
+			writeError(w, http.StatusBadRequest, media, apperr.GraphQLParseFailed, "extensions must be a JSON object")
 			return
 		}
 	}
@@ -110,20 +146,31 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 // execute parses, validates and runs one operation and writes the response.
 func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, media string, queryOnly bool) {
 	ctx := r.Context()
+	if params.Query == "" && persistedHash(params.Extensions) == "" {
+		writeError(w, http.StatusBadRequest, media, apperr.GraphQLParseFailed, "a query is required")
+		return
+	}
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
+		for _, e := range errs {
+			// Refusals from extensions (APQ, limits) that carry no code are
+			// problems with the request, not with the server.
+			if _, ok := e.Extensions["code"]; !ok {
+				errcode.Set(e, errcode.ValidationFailed)
+			}
+		}
 		status := http.StatusOK
 		if media == mediaGraphQLResponse {
 			status = http.StatusBadRequest
 		}
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
-		writeResponse(w, status, media, resp)
+		writeRequestErrors(w, status, media, resp.Errors)
 		return
 	}
 	if queryOnly && opCtx.Operation.Operation != ast.Query {
 		// Never run a mutation over GET: a link or an <img> could trigger it.
 		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, apperr.GraphQLValidationFailed,
+		writeError(w, http.StatusMethodNotAllowed, media, apperr.GraphQLValidationFailed,
 			"only queries may be sent with GET; send mutations with POST")
 		return
 	}
@@ -131,15 +178,28 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 	writeResponse(w, http.StatusOK, media, responses(ctx))
 }
 
-// responseMedia picks the response media type from Accept.
-func responseMedia(r *http.Request) string {
-	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
-		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err == nil && mt == mediaGraphQLResponse {
-			return mediaGraphQLResponse
+// responseMedia picks the response media type from Accept: the
+// GraphQL-over-HTTP type when the client lists it (before application/json,
+// or alone), application/json when it lists that, */* or application/*, or
+// sends no Accept at all. ok is false when Accept allows neither.
+func responseMedia(r *http.Request) (media string, ok bool) {
+	accept := r.Header.Values("Accept")
+	if len(accept) == 0 {
+		return mediaJSON, true
+	}
+	for _, part := range strings.Split(strings.Join(accept, ","), ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil || params["q"] == "0" {
+			continue
+		}
+		switch mt {
+		case mediaGraphQLResponse:
+			return mediaGraphQLResponse, true
+		case mediaJSON, "*/*", "application/*":
+			return mediaJSON, true
 		}
 	}
-	return mediaJSON
+	return "", false
 }
 
 // typedNumbers replaces the json.Number values decodeJSON leaves in the
@@ -190,18 +250,34 @@ func decodeJSON(b []byte, v any) error {
 func writeResponse(w http.ResponseWriter, status int, media string, resp *graphql.Response) {
 	b, err := json.Marshal(resp)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, apperr.Internal, "internal server error")
+		writeError(w, http.StatusInternalServerError, media, apperr.Internal, "internal server error")
 		return
 	}
+	writeBody(w, status, media, b)
+}
+
+func writeBody(w http.ResponseWriter, status int, media string, b []byte) {
 	w.Header().Set("Content-Type", media+"; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
 
+// writeRequestErrors answers a request that was not executed: errors and no
+// data entry, as the GraphQL-over-HTTP spec says.
+func writeRequestErrors(w http.ResponseWriter, status int, media string, errs gqlerror.List) {
+	b, err := json.Marshal(struct {
+		Errors gqlerror.List `json:"errors"`
+	}{errs})
+	if err != nil {
+		b = []byte(`{"errors":[{"message":"internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}`)
+	}
+	writeBody(w, status, media, b)
+}
+
 // writeError writes a request-level error (one the executor never saw).
-func writeError(w http.ResponseWriter, status int, code apperr.Code, message string) {
-	writeResponse(w, status, mediaJSON, &graphql.Response{Errors: gqlerror.List{{
+func writeError(w http.ResponseWriter, status int, media string, code apperr.Code, message string) {
+	writeRequestErrors(w, status, media, gqlerror.List{{
 		Message:    message,
 		Extensions: map[string]any{"code": string(code)},
-	}}})
+	}})
 }
