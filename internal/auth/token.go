@@ -128,6 +128,9 @@ func NewTokens(cfg TokenConfig) (*Tokens, error) {
 	}
 	t.parser = jwt.NewParser(
 		jwt.WithValidMethods(methods),
+		// Strict base64: otherwise the spare bits of the last character are
+		// ignored, and one token has four spellings that all verify.
+		jwt.WithStrictDecoding(),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithIssuer(cfg.Issuer),

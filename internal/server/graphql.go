@@ -40,16 +40,19 @@ func newGraphQLHandler(d Deps) *handler.Server {
 	srv.SetDisableSuggestion(!d.Suggestions)
 	if d.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(introspectionOff{})
 	}
-	// Documents come from the allow-list or the APQ cache first, so that the
-	// limits measure what will actually run.
+	// The limits come first: their size check runs before the APQ cache
+	// could store an over-long document, and their measure of the parsed
+	// operation (after any allow-list or cache lookup) is of what will run.
+	srv.Use(limitExtension{d.Limits})
 	switch {
 	case d.TrustedDocuments != nil:
 		srv.Use(trustedDocuments{byHash: d.TrustedDocuments})
 	case d.APQCacheSize > 0:
 		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](d.APQCacheSize)})
 	}
-	srv.Use(limitExtension{d.Limits})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if oc := graphql.GetOperationContext(ctx); oc != nil {
 			name := oc.OperationName

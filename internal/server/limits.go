@@ -92,8 +92,9 @@ type measurement struct {
 // measure walks an operation. Each field costs 1, or 2 if it has a selection
 // set; what is below a field with a `first` argument costs `first` times
 // (defaultListSize when not given), as GraphQL Armor counts. Introspection
-// fields (__schema, __type, __typename) count towards nothing, so IDEs and
-// codegen keep working. Fragments are measured once and reused, so spreading
+// fields (__schema, __type, __typename) and what is below them count towards
+// neither depth nor cost, so IDEs and codegen keep working; their aliases and
+// directives count. Fragments are measured once and reused, so spreading
 // a fragment many times cannot make the walk itself expensive.
 func measure(op *ast.OperationDefinition, vars map[string]any) measurement {
 	w := walker{vars: vars, frags: map[string]fragMeasure{}}
@@ -149,12 +150,14 @@ func (w *walker) field(f *ast.Field) fragMeasure {
 	if f.Alias != "" && f.Alias != f.Name {
 		m.aliases = 1
 	}
-	if strings.HasPrefix(f.Name, "__") {
-		return m
-	}
 	child := w.selections(f.SelectionSet)
 	m.aliases += child.aliases
 	m.directives = max(m.directives, child.directives)
+	if strings.HasPrefix(f.Name, "__") {
+		// Introspection is exempt from depth and cost (its own query is deep),
+		// not from aliases and directives, which are what make it expensive.
+		return m
+	}
 	m.depth = 1 + child.depth
 	m.cost = 1
 	if len(f.SelectionSet) > 0 {
@@ -195,4 +198,48 @@ func saturatingMul(a, b int) int {
 		return maxCost
 	}
 	return min(a*b, maxCost)
+}
+
+// introspectionOff refuses __schema and __type at validation time when
+// introspection is disabled. Without it gqlgen fails such fields only while
+// executing, with an error that is not the client's fault in our vocabulary.
+type introspectionOff struct{}
+
+var _ graphql.OperationContextMutator = introspectionOff{}
+
+func (introspectionOff) ExtensionName() string                          { return "IntrospectionOff" }
+func (introspectionOff) Validate(schema graphql.ExecutableSchema) error { return nil }
+
+func (introspectionOff) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if asksIntrospection(oc.Operation.SelectionSet, map[string]bool{}) {
+		err := gqlerror.Errorf("introspection is disabled on this server")
+		errcode.Set(err, errcode.ValidationFailed)
+		return err
+	}
+	return nil
+}
+
+// asksIntrospection looks for __schema and __type, which exist only on the
+// query root, through root-level fragments.
+func asksIntrospection(set ast.SelectionSet, seen map[string]bool) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" {
+				return true
+			}
+		case *ast.InlineFragment:
+			if asksIntrospection(s.SelectionSet, seen) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if !seen[s.Name] && s.Definition != nil {
+				seen[s.Name] = true
+				if asksIntrospection(s.Definition.SelectionSet, seen) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

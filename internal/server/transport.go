@@ -96,7 +96,10 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 			"version": int64(1), "sha256Hash": strings.TrimPrefix(req.DocumentID, "sha256:"),
 		}
 	}
-	params.Variables = typedNumbers(params.Variables)
+	if err := typedNumbers(params.Variables); err != nil {
+		writeError(w, http.StatusBadRequest, media, apperr.GraphQLParseFailed, err.Error())
+		return
+	}
 	params.ReadTime.End = graphql.Now()
 	execute(w, r, exec, params, media, false)
 }
@@ -138,7 +141,10 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 			return
 		}
 	}
-	params.Variables = typedNumbers(params.Variables)
+	if err := typedNumbers(params.Variables); err != nil {
+		writeError(w, http.StatusBadRequest, media, apperr.GraphQLParseFailed, err.Error())
+		return
+	}
 	params.ReadTime.End = graphql.Now()
 	execute(w, r, exec, params, media, true)
 }
@@ -205,43 +211,58 @@ func responseMedia(r *http.Request) (media string, ok bool) {
 // typedNumbers replaces the json.Number values decodeJSON leaves in the
 // variables with int64 (whole numbers that fit) or float64. gqlparser tells
 // types apart by reflect.Kind, and json.Number's kind is string: left alone,
-// a number would pass as a String variable (and a password as a number).
-func typedNumbers(vars map[string]any) map[string]any {
+// a number would pass as a String variable (and a password as a number). A
+// number no float64 can hold (1e400) is refused.
+func typedNumbers(vars map[string]any) error {
 	for k, v := range vars {
-		vars[k] = typedNumber(v)
+		t, err := typedNumber(v)
+		if err != nil {
+			return err
+		}
+		vars[k] = t
 	}
-	return vars
+	return nil
 }
 
-func typedNumber(v any) any {
+var errNumberRange = errors.New("a number in the variables is out of range")
+
+func typedNumber(v any) (any, error) {
 	switch x := v.(type) {
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
-			return i
+			return i, nil
 		}
 		if f, err := x.Float64(); err == nil {
-			return f
+			return f, nil
 		}
-		return x
+		return nil, errNumberRange
 	case map[string]any:
-		return typedNumbers(x)
+		return x, typedNumbers(x)
 	case []any:
 		for i := range x {
-			x[i] = typedNumber(x[i])
+			t, err := typedNumber(x[i])
+			if err != nil {
+				return nil, err
+			}
+			x[i] = t
 		}
-		return x
+		return x, nil
 	}
-	return v
+	return v, nil
 }
 
-// decodeJSON decodes exactly one JSON value, keeping numbers exact.
+// decodeJSON decodes exactly one JSON value, keeping numbers exact. Anything
+// but white space after the value is an error (json.Decoder.More alone lets
+// a stray closing brace through).
 func decodeJSON(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
-	if dec.More() {
+	// JSON's own white space only: bytes.TrimSpace would also skip Unicode
+	// spaces such as U+00A0, which are not JSON.
+	if len(bytes.Trim(b[dec.InputOffset():], " \t\r\n")) > 0 {
 		return errors.New("trailing data after JSON value")
 	}
 	return nil
