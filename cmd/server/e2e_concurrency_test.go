@@ -4,45 +4,11 @@ package main
 // database, where only unique indexes (not single updates) are atomic.
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"testing"
 )
-
-// concPost is post for goroutines: it returns errors instead of failing the
-// test, since FailNow must not be called outside the test goroutine.
-func concPost(s *testServer, token, query string, vars map[string]any) (gqlResponse, error) {
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	if err != nil {
-		return gqlResponse{}, err
-	}
-	req, err := http.NewRequest(http.MethodPost, s.URL+"/graphql", bytes.NewReader(body))
-	if err != nil {
-		return gqlResponse{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return gqlResponse{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return gqlResponse{}, err
-	}
-	out := gqlResponse{Status: resp.StatusCode, Header: resp.Header, Raw: string(b)}
-	if err := json.Unmarshal(b, &out); err != nil {
-		return out, fmt.Errorf("response is not JSON (status %d): %q", resp.StatusCode, b)
-	}
-	return out, nil
-}
 
 // concRun runs n calls of f at once: all goroutines wait on one barrier so
 // that the requests really overlap. It returns the results in order.
@@ -83,7 +49,7 @@ func TestConcurrentSignupOneEmail(t *testing.T) {
 	password := func(i int) string { return fmt.Sprintf("race-password-%02d", i) }
 
 	results := concRun(t, n, func(i int) (gqlResponse, error) {
-		return concPost(s, "", accSignupMutation, map[string]any{"in": map[string]any{
+		return s.postE("", accSignupMutation, map[string]any{"in": map[string]any{
 			"email": variants[i%len(variants)], "password": password(i), "name": fmt.Sprintf("Racer %d", i),
 		}})
 	})
@@ -156,7 +122,7 @@ func TestConcurrentRefresh(t *testing.T) {
 			p := s.mustSignup(t, email, "refresh-password-1", "Refresher")
 
 			results := concRun(t, n, func(int) (gqlResponse, error) {
-				return concPost(s, "", sessRefreshMutation, map[string]any{"t": p.RefreshToken})
+				return s.postE("", sessRefreshMutation, map[string]any{"t": p.RefreshToken})
 			})
 
 			var issued []authPayload
@@ -220,9 +186,9 @@ func TestConcurrentRefreshAndLogout(t *testing.T) {
 
 			results := concRun(t, 2, func(i int) (gqlResponse, error) {
 				if i == 0 {
-					return concPost(s, p.AccessToken, `mutation { logout }`, nil)
+					return s.postE(p.AccessToken, `mutation { logout }`, nil)
 				}
-				return concPost(s, "", sessRefreshMutation, map[string]any{"t": p.RefreshToken})
+				return s.postE("", sessRefreshMutation, map[string]any{"t": p.RefreshToken})
 			})
 
 			if string(results[0].Data) != `{"logout":true}` || len(results[0].Errors) != 0 {

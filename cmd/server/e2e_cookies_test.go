@@ -80,35 +80,7 @@ func ckNewBrowser(tb testing.TB, s *testServer, origin string) *ckBrowser {
 // ckJSONRequest builds a JSON POST /graphql.
 func ckJSONRequest(tb testing.TB, s *testServer, query string, vars map[string]any) *http.Request {
 	tb.Helper()
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPost, s.URL+"/graphql", bytes.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	return req
-}
-
-// ckDo sends req with client and decodes the GraphQL response.
-func ckDo(tb testing.TB, client *http.Client, req *http.Request) gqlResponse {
-	tb.Helper()
-	resp, err := client.Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	out := gqlResponse{Status: resp.StatusCode, Header: resp.Header, Raw: string(b)}
-	if err := json.Unmarshal(b, &out); err != nil {
-		tb.Fatalf("response is not JSON (status %d): %q", resp.StatusCode, b)
-	}
-	return out
+	return s.mustPostRequest(tb, "", query, vars)
 }
 
 // gql sends query as the browser would: a JSON POST with its Origin and its
@@ -122,7 +94,7 @@ func (b *ckBrowser) gql(tb testing.TB, query string, vars map[string]any, edit f
 	if edit != nil {
 		edit(req)
 	}
-	return ckDo(tb, b.client, req)
+	return doWith(tb, b.client, req)
 }
 
 // get sends GET /graphql?query=... with the browser's Origin and cookies.
@@ -138,7 +110,7 @@ func (b *ckBrowser) get(tb testing.TB, query string, edit func(*http.Request)) g
 	if edit != nil {
 		edit(req)
 	}
-	return ckDo(tb, b.client, req)
+	return doWith(tb, b.client, req)
 }
 
 func (b *ckBrowser) apiURL(tb testing.TB) *url.URL {

@@ -4,10 +4,8 @@ package main
 // concurrency) and listing what a user bought.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"testing"
@@ -48,37 +46,6 @@ func (s *testServer) cpPurchased(tb testing.TB, token string, first int, after s
 	var d struct{ PurchasedCourses cpConn }
 	r.decode(tb, &d)
 	return d.PurchasedCourses
-}
-
-// cpPostNoFatal is post for goroutines other than the test's: it reports
-// failures as an error instead of stopping the test.
-func (s *testServer) cpPostNoFatal(token, query string, vars map[string]any) (gqlResponse, error) {
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	if err != nil {
-		return gqlResponse{}, err
-	}
-	req, err := http.NewRequest(http.MethodPost, s.URL+"/graphql", bytes.NewReader(body))
-	if err != nil {
-		return gqlResponse{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return gqlResponse{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return gqlResponse{}, err
-	}
-	out := gqlResponse{Status: resp.StatusCode, Header: resp.Header, Raw: string(b)}
-	if err := json.Unmarshal(b, &out); err != nil {
-		return out, fmt.Errorf("response is not JSON (status %d): %q", resp.StatusCode, b)
-	}
-	return out, nil
 }
 
 func TestPurchaseCourse(t *testing.T) {
@@ -192,7 +159,7 @@ func TestPurchaseCourseConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			resps[i], errs[i] = s.cpPostNoFatal(user.AccessToken, cpPurchaseMutation, map[string]any{"id": course.ID})
+			resps[i], errs[i] = s.postE(user.AccessToken, cpPurchaseMutation, map[string]any{"id": course.ID})
 		}()
 	}
 	close(start)

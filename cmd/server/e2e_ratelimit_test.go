@@ -42,18 +42,7 @@ const (
 // headers (each value added, so a header may repeat).
 func rlRequest(tb testing.TB, s *testServer, token, query string, vars map[string]any, hdr http.Header) *http.Request {
 	tb.Helper()
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPost, s.URL+"/graphql", bytes.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
+	req := s.mustPostRequest(tb, token, query, vars)
 	for k, vs := range hdr {
 		for _, v := range vs {
 			req.Header.Add(k, v)
@@ -597,7 +586,7 @@ func TestRateLimitConcurrent(t *testing.T) {
 		email := rlEmail(t, "stormed")
 		s.mustSignup(t, email, "right-password-1", "Stormed")
 		results := concRun(t, n, func(i int) (gqlResponse, error) {
-			return concPost(s, "", rlLoginMutation, map[string]any{"in": map[string]any{
+			return s.postE("", rlLoginMutation, map[string]any{"in": map[string]any{
 				"email": email, "password": fmt.Sprintf("wrong-password-%02d", i)}})
 		})
 		failed := 0
@@ -633,7 +622,7 @@ func TestRateLimitConcurrent(t *testing.T) {
 		for burst := 0; burst < 4; burst++ {
 			email := rlEmail(t, fmt.Sprintf("burst%d", burst))
 			results := concRun(t, n, func(i int) (gqlResponse, error) {
-				return concPost(s, "", rlLoginMutation, map[string]any{"in": map[string]any{
+				return s.postE("", rlLoginMutation, map[string]any{"in": map[string]any{
 					"email": email, "password": "wrong-password-1"}})
 			})
 			for _, r := range results {
@@ -654,7 +643,7 @@ func TestRateLimitConcurrent(t *testing.T) {
 	t.Run("ErrAddress", func(t *testing.T) {
 		s := mustStartServer(t, map[string]string{"RATE_LIMIT_LOGIN_ADDRESS": fmt.Sprintf("%d/1m", limit)})
 		results := concRun(t, n, func(i int) (gqlResponse, error) {
-			return concPost(s, "", rlLoginMutation, map[string]any{"in": map[string]any{
+			return s.postE("", rlLoginMutation, map[string]any{"in": map[string]any{
 				"email": fmt.Sprintf("spray%02d@example.com", i), "password": "wrong-password-1"}})
 		})
 		counts := map[string]int{}

@@ -212,41 +212,81 @@ func (r gqlResponse) decode(tb testing.TB, v any) {
 	}
 }
 
-// post sends a GraphQL request over POST with an optional bearer token.
-func (s *testServer) post(tb testing.TB, token, query string, vars map[string]any) gqlResponse {
-	tb.Helper()
+// newPostRequest builds a JSON POST /graphql with an optional bearer token.
+func (s *testServer) newPostRequest(token, query string, vars map[string]any) (*http.Request, error) {
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	req, err := http.NewRequest(http.MethodPost, s.URL+"/graphql", bytes.NewReader(body))
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	return s.do(tb, req)
+	return req, nil
+}
+
+// mustPostRequest is newPostRequest for the test goroutine.
+func (s *testServer) mustPostRequest(tb testing.TB, token, query string, vars map[string]any) *http.Request {
+	tb.Helper()
+	req, err := s.newPostRequest(token, query, vars)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return req
+}
+
+// post sends a GraphQL request over POST with an optional bearer token.
+func (s *testServer) post(tb testing.TB, token, query string, vars map[string]any) gqlResponse {
+	tb.Helper()
+	return s.do(tb, s.mustPostRequest(tb, token, query, vars))
+}
+
+// postE is post for goroutines other than the test's: it returns failures
+// as errors, since FailNow must not be called outside the test goroutine.
+func (s *testServer) postE(token, query string, vars map[string]any) (gqlResponse, error) {
+	req, err := s.newPostRequest(token, query, vars)
+	if err != nil {
+		return gqlResponse{}, err
+	}
+	return roundTrip(s.client, req)
 }
 
 // do sends any request to the server and decodes a GraphQL response.
 func (s *testServer) do(tb testing.TB, req *http.Request) gqlResponse {
 	tb.Helper()
-	resp, err := s.client.Do(req)
+	return doWith(tb, s.client, req)
+}
+
+// doWith sends req with client (a browser-like one with a cookie jar, say)
+// and decodes a GraphQL response.
+func doWith(tb testing.TB, client *http.Client, req *http.Request) gqlResponse {
+	tb.Helper()
+	out, err := roundTrip(client, req)
 	if err != nil {
 		tb.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	return out
+}
+
+func roundTrip(client *http.Client, req *http.Request) (gqlResponse, error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return gqlResponse{}, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		tb.Fatal(err)
+		return gqlResponse{}, err
 	}
 	out := gqlResponse{Status: resp.StatusCode, Header: resp.Header, Raw: string(b)}
 	if err := json.Unmarshal(b, &out); err != nil {
-		tb.Fatalf("response is not JSON (status %d): %q", resp.StatusCode, b)
+		return out, fmt.Errorf("response is not JSON (status %d): %q", resp.StatusCode, b)
 	}
-	return out
+	return out, nil
 }
 
 // authPayload is AuthPayload as a client sees it.
