@@ -7,7 +7,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -976,36 +975,6 @@ func TestCORS(t *testing.T) {
 	})
 }
 
-// ckRunErr runs the program with testEnv plus env and returns the error it
-// stops with. A configuration it accepts fails the test.
-func ckRunErr(tb testing.TB, env map[string]string) error {
-	tb.Helper()
-	vars := testEnv(tb.TempDir())
-	for k, v := range env {
-		vars[k] = v
-	}
-	logs := &logBuffer{addrc: make(chan string, 1)}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"server"}, func(k string) string { return vars[k] }, logs, io.Discard)
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-logs.addrc:
-		cancel()
-		<-done
-		tb.Fatalf("the server started with %v", env)
-	case <-time.After(60 * time.Second):
-		cancel()
-		<-done
-		tb.Fatalf("run neither failed nor started with %v", env)
-	}
-	return nil
-}
-
 // TestCookieConfig checks that unsafe cookie and CORS settings stop the
 // server at start, with an error naming the variable.
 func TestCookieConfig(t *testing.T) {
@@ -1027,7 +996,7 @@ func TestCookieConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := ckRunErr(t, tt.env)
+			err := mustFailToStart(t, tt.env)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("run() = %v, want an error naming %s", err, tt.want)
 			}

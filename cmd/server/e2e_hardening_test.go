@@ -414,37 +414,6 @@ func hlFragmentBomb(root, on string, levels int, leaf string) string {
 	return b.String()
 }
 
-// hlRunExpectError runs the program with testEnv plus env and returns the
-// error it stops with; it fails the test if the program starts listening.
-func hlRunExpectError(tb testing.TB, env map[string]string) error {
-	tb.Helper()
-	vars := testEnv(tb.TempDir())
-	for k, v := range env {
-		vars[k] = v
-	}
-	logs := &logBuffer{addrc: make(chan string, 1)}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"server"}, func(k string) string { return vars[k] }, logs, io.Discard)
-	}()
-	select {
-	case err := <-done:
-		if err == nil {
-			tb.Fatalf("the program stopped without an error\nlog:\n%s", logs.String())
-		}
-		return err
-	case <-logs.addrc:
-		cancel()
-		<-done
-		tb.Fatalf("the program started although it should have refused to\nlog:\n%s", logs.String())
-	case <-time.After(60 * time.Second):
-		tb.Fatalf("the program neither started nor stopped\nlog:\n%s", logs.String())
-	}
-	return nil
-}
-
 // ---------------------------------------------------------------------------
 // Limits
 
@@ -1388,7 +1357,7 @@ func TestHardeningTrustedDocumentsFile(t *testing.T) {
 		{"ErrMissing", func(t *testing.T) string { return filepath.Join(t.TempDir(), "missing.json") }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			err := hlRunExpectError(t, map[string]string{"TRUSTED_DOCUMENTS_FILE": c.path(t)})
+			err := mustFailToStart(t, map[string]string{"TRUSTED_DOCUMENTS_FILE": c.path(t)})
 			if !strings.Contains(err.Error(), "TRUSTED_DOCUMENTS_FILE") {
 				t.Errorf("error %q does not name TRUSTED_DOCUMENTS_FILE", err)
 			}
@@ -1403,7 +1372,7 @@ func TestHardeningTrustedDocumentsFile(t *testing.T) {
 func TestHardeningRequestTimeoutConfig(t *testing.T) {
 	for _, v := range []string{"0s", "999ms", "-1s", "soon"} {
 		t.Run("Err/"+v, func(t *testing.T) {
-			err := hlRunExpectError(t, map[string]string{"REQUEST_TIMEOUT": v})
+			err := mustFailToStart(t, map[string]string{"REQUEST_TIMEOUT": v})
 			if !strings.Contains(err.Error(), "REQUEST_TIMEOUT") {
 				t.Errorf("error %q does not name REQUEST_TIMEOUT", err)
 			}

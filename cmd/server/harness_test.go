@@ -136,6 +136,39 @@ func startServer(tb testing.TB, env map[string]string, quiet bool) *testServer {
 	return s
 }
 
+// mustFailToStart runs the program with testEnv plus env and returns the
+// error it stops with; it fails the test if the program starts listening.
+func mustFailToStart(tb testing.TB, env map[string]string) error {
+	tb.Helper()
+	vars := testEnv(tb.TempDir())
+	for k, v := range env {
+		vars[k] = v
+	}
+	logs := &logBuffer{addrc: make(chan string, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"server"}, func(k string) string { return vars[k] }, logs, io.Discard)
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			tb.Fatalf("the program stopped without an error\nlog:\n%s", logs.String())
+		}
+		return err
+	case <-logs.addrc:
+		cancel()
+		<-done
+		tb.Fatalf("the program started with %v although it should have refused to", env)
+	case <-time.After(60 * time.Second):
+		cancel()
+		<-done
+		tb.Fatalf("the program neither started nor stopped\nlog:\n%s", logs.String())
+	}
+	return nil
+}
+
 // stop shuts the server down and checks that it stopped cleanly. It is safe
 // to call twice.
 func (s *testServer) stop(tb testing.TB) {
