@@ -7,6 +7,7 @@ package graph
 import (
 	"github.com/coursehub/coursehub/internal/auth"
 	"github.com/coursehub/coursehub/internal/course"
+	"github.com/coursehub/coursehub/internal/events"
 	"github.com/coursehub/coursehub/internal/purchase"
 	"github.com/coursehub/coursehub/internal/user"
 )
@@ -20,4 +21,6 @@ type Resolver struct {
 	// Query.courses resolver method).
 	Catalog   *course.Service
 	Purchases *purchase.Service
+	// Events streams what subscriptions deliver.
+	Events *events.Bus
 }

@@ -157,6 +157,16 @@ func (r *queryResolver) Sessions(ctx context.Context) ([]auth.Session, error) {
 	return r.Auth.Sessions(ctx)
 }
 
+// CoursePublished is the resolver for the coursePublished field.
+func (r *subscriptionResolver) CoursePublished(ctx context.Context) (<-chan *course.Course, error) {
+	return r.Events.SubscribeCoursePublished(ctx), nil
+}
+
+// PurchaseMade is the resolver for the purchaseMade field.
+func (r *subscriptionResolver) PurchaseMade(ctx context.Context) (<-chan *purchase.Purchase, error) {
+	return r.Events.SubscribePurchaseMade(ctx), nil
+}
+
 // Course returns CourseResolver implementation.
 func (r *Resolver) Course() CourseResolver { return &courseResolver{r} }
 
@@ -172,10 +182,14 @@ func (r *Resolver) Purchase() PurchaseResolver { return &purchaseResolver{r} }
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
 type (
 	courseResolver           struct{ *Resolver }
 	courseConnectionResolver struct{ *Resolver }
 	mutationResolver         struct{ *Resolver }
 	purchaseResolver         struct{ *Resolver }
 	queryResolver            struct{ *Resolver }
+	subscriptionResolver     struct{ *Resolver }
 )

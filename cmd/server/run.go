@@ -16,6 +16,7 @@ import (
 	"github.com/coursehub/coursehub/internal/auth"
 	"github.com/coursehub/coursehub/internal/config"
 	"github.com/coursehub/coursehub/internal/course"
+	"github.com/coursehub/coursehub/internal/events"
 	"github.com/coursehub/coursehub/internal/mongodb"
 	"github.com/coursehub/coursehub/internal/purchase"
 	"github.com/coursehub/coursehub/internal/server"
@@ -162,7 +163,8 @@ func wire(ctx context.Context, cfg config.Config, tokenCfg auth.TokenConfig, db 
 		return app{}, err
 	}
 	users := user.NewService(userStore, passwords)
-	courses := course.NewService(courseStore)
+	bus := events.NewBus()
+	courses := course.NewService(courseStore, bus)
 	resolver := &graph.Resolver{
 		Auth: auth.NewService(users, sessionStore, limiter, tokens, auth.Config{
 			RefreshTTL: cfg.RefreshTokenTTL, SessionTTL: cfg.SessionTTL, Limits: cfg.RateLimits,
@@ -173,7 +175,8 @@ func wire(ctx context.Context, cfg config.Config, tokenCfg auth.TokenConfig, db 
 		}, logger),
 		Users:     users,
 		Catalog:   courses,
-		Purchases: purchase.NewService(purchaseStore, courses),
+		Purchases: purchase.NewService(purchaseStore, courses, bus),
+		Events:    bus,
 	}
 
 	if !cfg.CookieSecure {
@@ -195,13 +198,14 @@ func wire(ctx context.Context, cfg config.Config, tokenCfg auth.TokenConfig, db 
 		logger.Info("trusted documents mode: only listed operations run", "documents", len(trusted))
 	}
 	h := server.New(server.Deps{
-		Logger:         logger,
-		Resolver:       resolver,
-		DB:             db,
-		JWKS:           tokens.JWKS(),
-		CORSOrigins:    cfg.CORSOrigins,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		RequestTimeout: cfg.RequestTimeout,
+		Logger:              logger,
+		Resolver:            resolver,
+		DB:                  db,
+		JWKS:                tokens.JWKS(),
+		CORSOrigins:         cfg.CORSOrigins,
+		MaxBodyBytes:        cfg.MaxBodyBytes,
+		RequestTimeout:      cfg.RequestTimeout,
+		WebsocketCheckEvery: cfg.WebsocketCheckEvery,
 		Limits: server.Limits{
 			MaxDepth: cfg.GraphQL.MaxDepth, MaxAliases: cfg.GraphQL.MaxAliases,
 			MaxRootFields: cfg.GraphQL.MaxRootFields, MaxDirectives: cfg.GraphQL.MaxDirectives,

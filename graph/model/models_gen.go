@@ -27,3 +27,9 @@ type PageInfo struct {
 
 type Query struct {
 }
+
+// Live events over WebSocket (the graphql-transport-ws protocol, on /graphql).
+// Authenticate with connection_init's payload {"Authorization": "Bearer <token>"}
+// or the access cookie.
+type Subscription struct {
+}

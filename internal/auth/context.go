@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/coursehub/coursehub/internal/user"
 )
@@ -12,6 +13,8 @@ import (
 type Principal struct {
 	UserID    string
 	SessionID string
+	// ExpiresAt is when the access token expires.
+	ExpiresAt time.Time
 }
 
 // Viewer is the caller after the session check: a live session and the user

@@ -92,6 +92,12 @@ func csrfCheck(r *http.Request, origins []string) string {
 	if origin == "" || !slices.Contains(origins, origin) {
 		return "cookie credentials are refused from this origin"
 	}
+	if r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		// A WebSocket handshake cannot carry a custom header from a browser;
+		// for it the allowed Origin is the defence (against cross-site
+		// WebSocket hijacking).
+		return ""
+	}
 	if r.Header.Get(PreflightHeader) != "" {
 		return ""
 	}

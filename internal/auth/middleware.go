@@ -38,7 +38,7 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 			var claims Claims
 			claims, err = s.tokens.Verify(raw)
 			if err == nil {
-				st.principal = &Principal{UserID: claims.Subject, SessionID: claims.SessionID}
+				st.principal = &Principal{UserID: claims.Subject, SessionID: claims.SessionID, ExpiresAt: claims.ExpiresAt.Time}
 			}
 		}
 		st.failure = err

@@ -42,6 +42,12 @@ type UpdateInput struct {
 	Published   *bool
 }
 
+// Events is told about what live subscribers may want to know.
+type Events interface {
+	// CoursePublished is called when a course becomes published.
+	CoursePublished(ctx context.Context, c Course)
+}
+
 // Store persists courses. Its methods map driver errors to apperr codes.
 type Store interface {
 	Insert(ctx context.Context, c Course) error

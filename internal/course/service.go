@@ -15,13 +15,15 @@ import (
 // create and edit) is declared in the schema with @auth; what a caller may
 // see (unpublished courses only for admins) is decided here.
 type Service struct {
-	store Store
-	now   func() time.Time
+	store  Store
+	events Events
+	now    func() time.Time
 }
 
-// NewService returns a Service over store.
-func NewService(store Store) *Service {
-	return &Service{store: store, now: time.Now}
+// NewService returns a Service over store that tells events about
+// publications.
+func NewService(store Store, events Events) *Service {
+	return &Service{store: store, events: events, now: time.Now}
 }
 
 var errNotFound = apperr.New(apperr.NotFound, "course not found")
@@ -52,6 +54,9 @@ func (s *Service) Create(ctx context.Context, creatorID string, in CreateInput) 
 	}
 	if err := s.store.Insert(ctx, c); err != nil {
 		return Course{}, err
+	}
+	if c.Published {
+		s.events.CoursePublished(ctx, c)
 	}
 	return c, nil
 }
@@ -92,7 +97,22 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (Course
 		}
 		in.ImageLink = img
 	}
-	return s.store.Update(ctx, id, in, s.now().UTC().Truncate(time.Millisecond))
+	wasPublished := false
+	if in.Published != nil && *in.Published {
+		before, err := s.store.ByID(ctx, id)
+		if err != nil {
+			return Course{}, err
+		}
+		wasPublished = before.Published
+	}
+	c, err := s.store.Update(ctx, id, in, s.now().UTC().Truncate(time.Millisecond))
+	if err != nil {
+		return Course{}, err
+	}
+	if c.Published && !wasPublished {
+		s.events.CoursePublished(ctx, c)
+	}
+	return c, nil
 }
 
 // Get returns a course the viewer may see: unpublished courses only when

@@ -25,11 +25,17 @@ type Courses interface {
 	ByIDs(ctx context.Context, ids []string) ([]course.Course, error)
 }
 
+// Events is told about new purchases, for live subscribers.
+type Events interface {
+	PurchaseMade(ctx context.Context, p Purchase)
+}
+
 // Store persists purchases.
 type Store interface {
 	// Insert stores p; when the user already bought the course it returns
-	// the existing purchase instead (the unique index decides, not a check).
-	Insert(ctx context.Context, p Purchase) (Purchase, error)
+	// the existing purchase instead (the unique index decides, not a check),
+	// and created false.
+	Insert(ctx context.Context, p Purchase) (stored Purchase, created bool, err error)
 	// Find returns a user's purchase of a course. Errors: NOT_FOUND.
 	Find(ctx context.Context, userID, courseID string) (Purchase, error)
 	// List returns a newest-first page of a user's purchases.

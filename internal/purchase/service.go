@@ -16,12 +16,13 @@ import (
 type Service struct {
 	store   Store
 	courses Courses
+	events  Events
 	now     func() time.Time
 }
 
 // NewService returns a Service.
-func NewService(store Store, courses Courses) *Service {
-	return &Service{store: store, courses: courses, now: time.Now}
+func NewService(store Store, courses Courses, events Events) *Service {
+	return &Service{store: store, courses: courses, events: events, now: time.Now}
 }
 
 // Buy records that userID bought courseID at its current price. Buying again
@@ -40,10 +41,17 @@ func (s *Service) Buy(ctx context.Context, userID, courseID string) (Purchase, e
 	if err != nil {
 		return Purchase{}, err
 	}
-	return s.store.Insert(ctx, Purchase{
+	p, created, err := s.store.Insert(ctx, Purchase{
 		ID: bson.NewObjectID().Hex(), UserID: userID, CourseID: c.ID,
 		PricePaid: c.Price, PurchasedAt: s.now().UTC().Truncate(time.Millisecond),
 	})
+	if err != nil {
+		return Purchase{}, err
+	}
+	if created {
+		s.events.PurchaseMade(ctx, p)
+	}
+	return p, nil
 }
 
 // Courses returns a newest-purchase-first page of the courses userID bought,

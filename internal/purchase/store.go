@@ -59,23 +59,23 @@ func (s *MongoStore) EnsureIndexes(ctx context.Context, logger *slog.Logger) err
 }
 
 // Insert stores p, or returns the purchase that won the unique index.
-func (s *MongoStore) Insert(ctx context.Context, p Purchase) (Purchase, error) {
+func (s *MongoStore) Insert(ctx context.Context, p Purchase) (Purchase, bool, error) {
 	d, err := toDoc(p)
 	if err != nil {
-		return Purchase{}, err
+		return Purchase{}, false, err
 	}
 	_, err = s.coll.InsertOne(ctx, d)
 	if err == nil {
-		return p, nil
+		return p, true, nil
 	}
 	if !mongodb.IsDuplicateKey(err) {
-		return Purchase{}, fmt.Errorf("purchases: insert: %w", err)
+		return Purchase{}, false, fmt.Errorf("purchases: insert: %w", err)
 	}
 	existing, err := s.find(ctx, d.UserID, d.CourseID)
 	if err != nil {
-		return Purchase{}, fmt.Errorf("purchases: read the existing purchase: %w", err)
+		return Purchase{}, false, fmt.Errorf("purchases: read the existing purchase: %w", err)
 	}
-	return existing, nil
+	return existing, false, nil
 }
 
 // Find returns a user's purchase of a course. Errors: NOT_FOUND.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/coursehub/coursehub/graph"
 	"github.com/coursehub/coursehub/internal/apperr"
+	"github.com/coursehub/coursehub/internal/user"
 )
 
 // queryCacheSize is how many parsed and validated documents are kept.
@@ -28,11 +29,16 @@ func newGraphQLHandler(d Deps) *handler.Server {
 	cfg := graph.Config{
 		Resolvers: d.Resolver,
 		Directives: graph.DirectiveRoot{
-			Auth:   d.Resolver.Auth.Directive,
+			Auth: func(ctx context.Context, obj any, next graphql.Resolver, requires *user.Role, allowOwner bool) (any, error) {
+				res, err := d.Resolver.Auth.Directive(ctx, obj, next, requires, allowOwner)
+				closeOnRefusal(ctx, err)
+				return res, err
+			},
 			Public: func(ctx context.Context, _ any, next graphql.Resolver) (any, error) { return next(ctx) },
 		},
 	}
 	srv := handler.New(graph.NewExecutableSchema(cfg))
+	srv.AddTransport(websocketTransport(d.Resolver.Auth, d.WebsocketCheckEvery, d.Logger))
 	srv.AddTransport(postTransport{})
 	srv.AddTransport(getTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))

@@ -40,6 +40,9 @@ type Deps struct {
 	IDE           bool
 	// APQCacheSize bounds the automatic persisted query cache (0: off).
 	APQCacheSize int
+	// WebsocketCheckEvery is how often a signed-in subscription socket
+	// rechecks its session.
+	WebsocketCheckEvery time.Duration
 	// TrustedDocuments, when not nil, is the allow-list of documents by
 	// sha256 hex; nothing else runs, and APQ is off.
 	TrustedDocuments map[string]string
@@ -50,6 +53,7 @@ func New(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
 	var h http.Handler = mux
+	h = checkWebsocketOrigin(d.CORSOrigins)(h)
 	h = d.Resolver.Auth.Middleware(h)
 	h = deadline(d.RequestTimeout)(h)
 	h = limitBody(d.MaxBodyBytes)(h)
