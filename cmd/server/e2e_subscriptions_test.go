@@ -1,0 +1,304 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// wsClient speaks graphql-transport-ws, as the graphql-ws client does.
+type wsClient struct {
+	conn *websocket.Conn
+}
+
+// wsMessage is one protocol message.
+type wsMessage struct {
+	ID      string          `json:"id,omitempty"`
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// wsDial opens a socket to the server's /graphql with origin (none if empty)
+// and an optional cookie header.
+func wsDial(tb testing.TB, s *testServer, origin string, header http.Header) (*wsClient, *http.Response, error) {
+	tb.Helper()
+	if header == nil {
+		header = http.Header{}
+	}
+	if origin != "" {
+		header.Set("Origin", origin)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.URL, "http")+"/graphql", &websocket.DialOptions{
+		Subprotocols: []string{"graphql-transport-ws"},
+		HTTPHeader:   header,
+	})
+	if err != nil {
+		return nil, resp, err
+	}
+	tb.Cleanup(func() { conn.CloseNow() })
+	return &wsClient{conn: conn}, resp, nil
+}
+
+func (c *wsClient) send(tb testing.TB, m wsMessage) {
+	tb.Helper()
+	b, _ := json.Marshal(m)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.conn.Write(ctx, websocket.MessageText, b); err != nil {
+		tb.Fatalf("ws write: %v", err)
+	}
+}
+
+// next reads the next message that is not a ping or pong; a closed socket
+// returns its close status.
+func (c *wsClient) next(tb testing.TB, wait time.Duration) (wsMessage, websocket.StatusCode) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for {
+		_, b, err := c.conn.Read(ctx)
+		if err != nil {
+			if st := websocket.CloseStatus(err); st != -1 {
+				return wsMessage{}, st
+			}
+			if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+				tb.Fatalf("no message within %v", wait)
+			}
+			tb.Fatalf("ws read: %v", err)
+		}
+		var m wsMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			tb.Fatalf("ws message is not JSON: %s", b)
+		}
+		if m.Type != "ping" && m.Type != "pong" && m.Type != "ka" {
+			return m, -1
+		}
+	}
+}
+
+// mustInit sends connection_init with payload and waits for the ack.
+func (c *wsClient) mustInit(tb testing.TB, payload map[string]any) {
+	tb.Helper()
+	b, _ := json.Marshal(payload)
+	c.send(tb, wsMessage{Type: "connection_init", Payload: b})
+	if m, st := c.next(tb, 5*time.Second); st != -1 || m.Type != "connection_ack" {
+		tb.Fatalf("want connection_ack, got %+v (close %d)", m, st)
+	}
+}
+
+func (c *wsClient) subscribe(tb testing.TB, id, query string) {
+	tb.Helper()
+	b, _ := json.Marshal(map[string]any{"query": query})
+	c.send(tb, wsMessage{ID: id, Type: "subscribe", Payload: b})
+}
+
+// mustClose waits for the server to close the socket with code.
+func (c *wsClient) mustClose(tb testing.TB, code websocket.StatusCode, wait time.Duration) {
+	tb.Helper()
+	for {
+		m, st := c.next(tb, wait)
+		if st != -1 {
+			if st != code {
+				tb.Fatalf("closed with %d, want %d", st, code)
+			}
+			return
+		}
+		// The refusal may come as an error for the subscription first; data
+		// never may.
+		var p struct {
+			Data json.RawMessage `json:"data"`
+		}
+		_ = json.Unmarshal(m.Payload, &p)
+		if m.Type == "next" && len(p.Data) > 0 && string(p.Data) != "null" {
+			tb.Fatalf("got data while waiting for close %d: %s", code, m.Payload)
+		}
+	}
+}
+
+const subOrigin = "http://app.test"
+
+func subEnv(extra map[string]string) map[string]string {
+	env := map[string]string{"CORS_ORIGINS": subOrigin, "COOKIE_SECURE": "false", "WS_SESSION_CHECK_INTERVAL": "200ms"}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env
+}
+
+// Ensure subscriptions deliver events, obey @auth with the protocol's close
+// codes, check the origin, and end with the session.
+func TestSubscriptions(t *testing.T) {
+	s := mustStartServer(t, subEnv(nil))
+	admin := s.mustLogin(t, adminEmail, adminPassword)
+	buyer := s.mustSignup(t, "buyer@example.com", "buyer-password-1", "Buyer")
+
+	t.Run("OKCoursePublishedAnonymous", func(t *testing.T) {
+		c, _, err := wsDial(t, s, subOrigin, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.mustInit(t, nil)
+		c.subscribe(t, "1", `subscription { coursePublished { id title published } }`)
+		time.Sleep(100 * time.Millisecond) // let the subscription register before publishing
+		draft := s.mustCreateCourse(t, admin.AccessToken, "Live Draft", 100, false)
+		s.mustCreateCourse(t, admin.AccessToken, "Live Direct", 100, true)
+		s.post(t, admin.AccessToken, `mutation($id: ID!) { updateCourse(id: $id, input: {published: true}) { id } }`,
+			map[string]any{"id": draft.ID}).mustNoErrors(t)
+		var got []string
+		for len(got) < 2 {
+			m, st := c.next(t, 5*time.Second)
+			if st != -1 || m.Type != "next" || m.ID != "1" {
+				t.Fatalf("want next for 1, got %+v (close %d)", m, st)
+			}
+			var p struct {
+				Data struct{ CoursePublished courseRef }
+			}
+			if err := json.Unmarshal(m.Payload, &p); err != nil || !p.Data.CoursePublished.Published {
+				t.Fatalf("payload %s", m.Payload)
+			}
+			got = append(got, p.Data.CoursePublished.Title)
+		}
+		if got[0] != "Live Direct" || got[1] != "Live Draft" {
+			t.Errorf("events = %v, want the direct publication, then the draft's", got)
+		}
+		// Publishing an already published course is no new event.
+		s.post(t, admin.AccessToken, `mutation($id: ID!) { updateCourse(id: $id, input: {published: true, title: "Again"}) { id } }`,
+			map[string]any{"id": draft.ID}).mustNoErrors(t)
+		c.send(t, wsMessage{ID: "1", Type: "complete"})
+	})
+
+	t.Run("OKPurchaseMadeAdmin", func(t *testing.T) {
+		course := s.mustCreateCourse(t, admin.AccessToken, "Sold Live", 4200, true)
+		c, _, err := wsDial(t, s, subOrigin, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.mustInit(t, map[string]any{"Authorization": "Bearer " + admin.AccessToken})
+		c.subscribe(t, "p", `subscription { purchaseMade { id pricePaid course { title } } }`)
+		time.Sleep(100 * time.Millisecond)
+		s.post(t, buyer.AccessToken, `mutation($id: ID!) { purchaseCourse(courseId: $id) { id } }`, map[string]any{"id": course.ID}).mustNoErrors(t)
+		// Buying again is the same purchase: no second event.
+		s.post(t, buyer.AccessToken, `mutation($id: ID!) { purchaseCourse(courseId: $id) { id } }`, map[string]any{"id": course.ID}).mustNoErrors(t)
+		m, st := c.next(t, 5*time.Second)
+		if st != -1 || m.Type != "next" || !strings.Contains(string(m.Payload), `"pricePaid":4200`) || !strings.Contains(string(m.Payload), "Sold Live") {
+			t.Fatalf("want the purchase, got %+v (close %d)", m, st)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		if _, b, err := c.conn.Read(ctx); err == nil && strings.Contains(string(b), `"next"`) {
+			t.Errorf("a second event for an idempotent purchase: %s", b)
+		}
+	})
+
+	tests := []struct {
+		name    string
+		payload map[string]any
+		code    websocket.StatusCode
+	}{
+		{"ErrPurchaseMadeAnonymous", nil, 4401},
+		{"ErrPurchaseMadeUser", map[string]any{"Authorization": "Bearer " + buyer.AccessToken}, 4403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _, err := wsDial(t, s, subOrigin, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.mustInit(t, tt.payload)
+			c.subscribe(t, "p", `subscription { purchaseMade { id } }`)
+			c.mustClose(t, tt.code, 5*time.Second)
+		})
+	}
+
+	for _, bad := range []string{"Bearer garbage", "Bearer " + buyer.RefreshToken, "Basic abc"} {
+		t.Run("ErrBadInitToken", func(t *testing.T) {
+			c, _, err := wsDial(t, s, subOrigin, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(map[string]any{"Authorization": bad})
+			c.send(t, wsMessage{Type: "connection_init", Payload: b})
+			c.mustClose(t, 4401, 5*time.Second)
+		})
+	}
+
+	t.Run("ErrOrigin", func(t *testing.T) {
+		_, resp, err := wsDial(t, s, "http://evil.test", nil)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("dial from evil origin: err %v, resp %v; want 403", err, resp)
+		}
+	})
+
+	t.Run("OKCookieAuth", func(t *testing.T) {
+		r := s.do(t, func() *http.Request {
+			req := s.mustPostRequest(t, "", `mutation { login(input: {email: "buyer@example.com", password: "buyer-password-1"}, delivery: COOKIES) { user { id } } }`, nil)
+			req.Header.Set("Origin", subOrigin)
+			return req
+		}()).mustNoErrors(t)
+		var cookies []string
+		for _, c := range r.Header.Values("Set-Cookie") {
+			cookies = append(cookies, strings.SplitN(c, ";", 2)[0])
+		}
+		h := http.Header{"Cookie": {strings.Join(cookies, "; ")}}
+		c, _, err := wsDial(t, s, subOrigin, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.mustInit(t, nil)
+		// Signed in by cookie as a USER: the admin subscription is forbidden,
+		// which proves the cookie was read (anonymous would be 4401).
+		c.subscribe(t, "p", `subscription { purchaseMade { id } }`)
+		c.mustClose(t, 4403, 5*time.Second)
+	})
+
+	t.Run("ErrSessionEnded", func(t *testing.T) {
+		p := s.mustLogin(t, adminEmail, adminPassword)
+		c, _, err := wsDial(t, s, subOrigin, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.mustInit(t, map[string]any{"Authorization": "Bearer " + p.AccessToken})
+		c.subscribe(t, "c", `subscription { coursePublished { id } }`)
+		s.post(t, p.AccessToken, `mutation { logout }`, nil).mustNoErrors(t)
+		c.mustClose(t, 4401, 5*time.Second)
+	})
+
+	t.Run("ErrEndedSessionAtInit", func(t *testing.T) {
+		p := s.mustLogin(t, adminEmail, adminPassword)
+		s.post(t, p.AccessToken, `mutation { logout }`, nil).mustNoErrors(t)
+		c, _, err := wsDial(t, s, subOrigin, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(map[string]any{"Authorization": "Bearer " + p.AccessToken})
+		c.send(t, wsMessage{Type: "connection_init", Payload: b})
+		c.mustClose(t, 4401, 5*time.Second)
+	})
+}
+
+// Ensure a subscription socket is closed with 4401 when its access token
+// expires, so the client reconnects with a fresh one (ACCESS_TOKEN_TTL's
+// minimum is 10 s, so this test takes that long).
+func TestSubscriptionTokenExpiry(t *testing.T) {
+	s := mustStartServer(t, subEnv(map[string]string{"ACCESS_TOKEN_TTL": "10s"}))
+	p := s.mustLogin(t, adminEmail, adminPassword)
+	c, _, err := wsDial(t, s, subOrigin, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mustInit(t, map[string]any{"Authorization": "Bearer " + p.AccessToken})
+	c.subscribe(t, "c", `subscription { coursePublished { id } }`)
+	start := time.Now()
+	c.mustClose(t, 4401, 15*time.Second)
+	if took := time.Since(start); took < 8*time.Second {
+		t.Errorf("closed after %v, before the token expired", took)
+	}
+}
