@@ -420,8 +420,8 @@ func TestTransportHealthAndIDE(t *testing.T) {
 	if ct := h.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 		t.Errorf("GET / Content-Type = %q, want text/html", ct)
 	}
-	if !strings.Contains(strings.ToLower(body), "<html") || !strings.Contains(body, "/graphql") {
-		t.Errorf("GET / is not an IDE page for /graphql: %.200s", body)
+	if !strings.Contains(strings.ToLower(body), "<html") || !strings.Contains(body, "/ide/ide.js") {
+		t.Errorf("GET / is not the IDE page: %.200s", body)
 	}
 	if status, _, _ := s.cpHTTPGet(t, "/no-such-page"); status != http.StatusNotFound {
 		t.Errorf("GET /no-such-page = %d, want 404", status)

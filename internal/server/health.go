@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
-
-	"github.com/99designs/gqlgen/graphql/playground"
 )
 
 // readyTimeout bounds the readiness ping: a load balancer wants a quick no.
@@ -42,9 +40,4 @@ func handleJWKS(jwks []byte) http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		_, _ = w.Write(jwks)
 	})
-}
-
-// handleIDE serves GraphiQL pointed at endpoint.
-func handleIDE(endpoint string) http.Handler {
-	return playground.Handler("coursehub", endpoint)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coursehub/coursehub/graph"
+	"github.com/coursehub/coursehub/internal/server/ide"
 )
 
 // Pinger reports whether the database answers.
@@ -70,7 +71,8 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /graphql", gql)
 	mux.Handle("GET /graphql", gql)
 	if d.IDE {
-		mux.Handle("GET /{$}", handleIDE("/graphql"))
+		mux.Handle("GET /{$}", ide.Handler())
+		mux.Handle("GET /ide/", ide.Handler())
 	}
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d.DB, d.Logger))
