@@ -198,6 +198,25 @@ func TestSubscriptions(t *testing.T) {
 		}
 	})
 
+	t.Run("OKFieldRefusedInsideEvent", func(t *testing.T) {
+		// An anonymous subscriber asks for createdBy.email: the event arrives
+		// with a FORBIDDEN error on that field, and the socket stays open.
+		c, _, err := wsDial(t, s, subOrigin, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.mustInit(t, nil)
+		c.subscribe(t, "e", `subscription { coursePublished { title createdBy { name email } } }`)
+		time.Sleep(100 * time.Millisecond)
+		for i, title := range []string{"With Email 1", "With Email 2"} {
+			s.mustCreateCourse(t, admin.AccessToken, title, 100, true)
+			m, st := c.next(t, 5*time.Second)
+			if st != -1 || m.Type != "next" || !strings.Contains(string(m.Payload), title) || !strings.Contains(string(m.Payload), "FORBIDDEN") {
+				t.Fatalf("event %d: want the course with a FORBIDDEN email, got %+v (close %d)", i, m, st)
+			}
+		}
+	})
+
 	tests := []struct {
 		name    string
 		payload map[string]any

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -36,7 +37,7 @@ func (s *Service) WebsocketInit(ctx context.Context, authorization string) (cont
 		ctx = withState(ctx, st)
 	}
 	if st.principal == nil {
-		if st.failure != nil && st.failure != ErrTokenMissing {
+		if st.failure != nil && !errors.Is(st.failure, ErrTokenMissing) {
 			return ctx, nil, time.Time{}, apperr.New(apperr.Unauthenticated, st.failure.Error())
 		}
 		return ctx, nil, time.Time{}, nil

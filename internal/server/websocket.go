@@ -11,7 +11,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	coderws "github.com/coder/websocket"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/coursehub/coursehub/internal/apperr"
 	"github.com/coursehub/coursehub/internal/auth"
@@ -162,7 +161,9 @@ func closeOnRefusal(ctx context.Context, err error) {
 	if c == nil || err == nil {
 		return
 	}
-	if oc := graphql.GetOperationContext(ctx); oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
+	// Only a refused subscription field closes the socket; a field refused
+	// inside an event (User.email, say) is an error in that event's payload.
+	if fc := graphql.GetFieldContext(ctx); fc == nil || fc.Object != "Subscription" {
 		return
 	}
 	switch apperr.CodeOf(err) {
