@@ -71,8 +71,9 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /graphql", gql)
 	mux.Handle("GET /graphql", gql)
 	if d.IDE {
-		mux.Handle("GET /{$}", ide.Handler())
-		mux.Handle("GET /ide/", ide.Handler())
+		h := ide.Handler()
+		mux.Handle("GET /{$}", h)
+		mux.Handle("GET /ide/", h)
 	}
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d.DB, d.Logger))
