@@ -1,0 +1,185 @@
+// Shared by the browser tests: the browser, screenshots, and a small API
+// client for setting up data. scripts/browser-test.sh starts the servers and
+// passes their addresses in the environment.
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+
+import { chromium } from 'playwright-core';
+
+export const APP_URL = process.env.APP_URL ?? 'http://127.0.0.1:5173';
+export const API_URL = process.env.API_URL ?? 'http://127.0.0.1:8080/graphql';
+export const IDE_URL = process.env.IDE_URL ?? new URL('/', API_URL).href;
+export const ADMIN_EMAIL = process.env.ADMIN_EMAIL ?? 'admin@example.com';
+export const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD ?? 'admin-password-1';
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR ?? join(here, 'screenshots');
+
+/**
+ * Debian's Chromium, headless. launch() gives every browser a fresh, empty
+ * profile (a new --user-data-dir that Playwright makes and removes), and
+ * every newContext() is isolated from the others (own cookies, storage).
+ * The networking flags stop Chromium calling home on this closed network.
+ */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    timeout: 30_000,
+  });
+}
+
+const pageErrors = [];
+
+/** Fails when a page threw an uncaught error or rejection since the last call. */
+export function assertNoPageErrors() {
+  const errors = pageErrors.splice(0);
+  if (errors.length) throw new Error(`uncaught errors in the page: ${errors.join('; ')}`);
+}
+
+/** A page whose browser-side errors are printed (and kept for assertNoPageErrors), with sane timeouts. */
+export async function newPage(context, label) {
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  page.setDefaultNavigationTimeout(20_000);
+  page.on('pageerror', (err) => {
+    console.error(`[${label}] page error: ${err.message}`);
+    pageErrors.push(`[${label}] ${err.message}`);
+  });
+  page.on('response', (res) => {
+    if (res.status() >= 400) console.error(`[${label}] ${res.status()} ${res.request().method()} ${res.url()}`);
+  });
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' || msg.type() === 'warning') {
+      console.error(`[${label}] console.${msg.type()}: ${msg.text()}`);
+    }
+  });
+  return page;
+}
+
+/**
+ * Screenshots are numbered per test file: e2e/screenshots/<file>-<nn>-<step>.png.
+ */
+export function screenshotter(prefix) {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  let n = 0;
+  return async (page, step) => {
+    n++;
+    const file = join(SCREENSHOT_DIR, `${prefix}-${String(n).padStart(2, '0')}-${step}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+    return file;
+  };
+}
+
+export function unique(label) {
+  return `${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+/** POSTs a GraphQL operation (no cookies: header tokens, for test setup). */
+export async function gql(query, variables = {}, token, api = API_URL) {
+  const res = await fetch(api, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/json',
+      ...(token && { Authorization: `Bearer ${token}` }),
+    },
+    body: JSON.stringify({ query, variables }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = await res.json();
+  if (body.errors?.length) {
+    const e = body.errors[0];
+    throw new Error(`${e.extensions?.code ?? 'ERROR'}: ${e.message}`);
+  }
+  return body.data;
+}
+
+export async function adminToken(api = API_URL) {
+  return apiLogin({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }, api);
+}
+
+/** Creates a published course through the API, as the admin. */
+export async function createPublishedCourse(title, price = 2500, api = API_URL) {
+  const token = await adminToken(api);
+  const { createCourse } = await gql(
+    'mutation($in: CreateCourseInput!) { createCourse(input: $in) { id title price published } }',
+    { in: { title, description: `A course made by the browser tests (${title}).`, price, published: true } },
+    token,
+    api,
+  );
+  return createCourse;
+}
+
+/** Creates a user through the API; returns the credentials. */
+export async function createUser(label = 'user', api = API_URL) {
+  const email = `${unique(label)}@example.com`;
+  const password = 'correct horse battery';
+  const name = `${label[0].toUpperCase()}${label.slice(1)} ${randomBytes(2).toString('hex')}`;
+  await gql(
+    'mutation($in: SignupInput!) { signup(input: $in) { user { id } } }',
+    { in: { email, password, name } },
+    undefined,
+    api,
+  );
+  return { email, password, name };
+}
+
+/** Logs in through the API (header tokens): a second session of the user. */
+export async function apiLogin({ email, password }, api = API_URL) {
+  const { login } = await gql(
+    'mutation($in: LoginInput!) { login(input: $in) { accessToken } }',
+    { in: { email, password } },
+    undefined,
+    api,
+  );
+  return login.accessToken;
+}
+
+/** Logs in through the UI. */
+export async function uiLogin(page, { email, password }) {
+  await page.getByTestId('nav-login').click();
+  await page.getByTestId('email-input').fill(email);
+  await page.getByTestId('password-input').fill(password);
+  await page.getByTestId('auth-submit').click();
+  await page.getByTestId('current-user').waitFor();
+}
+
+/**
+ * Resolves once the page has a graphql-transport-ws socket that was
+ * acknowledged and has sent a subscribe for operationName. Call before the
+ * navigation that opens it.
+ */
+export function subscribed(page, operationName, timeout = 15_000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no acknowledged ${operationName} subscription within ${timeout} ms`)),
+      timeout,
+    );
+    page.on('websocket', (ws) => {
+      let acked = false;
+      ws.on('framereceived', ({ payload }) => {
+        if (String(payload).includes('"connection_ack"')) acked = true;
+      });
+      ws.on('framesent', ({ payload }) => {
+        const text = String(payload);
+        if (acked && text.includes('"subscribe"') && text.includes(operationName)) {
+          clearTimeout(timer);
+          resolve(ws);
+        }
+      });
+    });
+  });
+}

@@ -1,0 +1,86 @@
+import { type FormEvent, useState } from 'react';
+
+import { ApiError, login, signup } from '../auth';
+
+export function AuthForm({ mode, onSwitch }: { mode: 'login' | 'signup'; onSwitch: () => void }) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [name, setName] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      if (mode === 'signup') await signup({ email, password, name });
+      else await login({ email, password });
+    } catch (err) {
+      setError(
+        err instanceof ApiError && err.code === 'RATE_LIMITED'
+          ? 'Too many attempts; try again later.'
+          : err instanceof Error
+            ? err.message
+            : String(err),
+      );
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const title = mode === 'signup' ? 'Create an account' : 'Log in';
+  return (
+    <form className="card narrow" onSubmit={submit} data-testid={`${mode}-form`}>
+      <h1>{title}</h1>
+      {mode === 'signup' && (
+        <label>
+          Name
+          <input
+            data-testid="name-input"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            autoComplete="name"
+            required
+          />
+        </label>
+      )}
+      <label>
+        Email
+        <input
+          data-testid="email-input"
+          type="email"
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+          autoComplete="email"
+          required
+        />
+      </label>
+      <label>
+        Password
+        <input
+          data-testid="password-input"
+          type="password"
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+          autoComplete={mode === 'signup' ? 'new-password' : 'current-password'}
+          minLength={8}
+          required
+        />
+      </label>
+      {error && (
+        <p className="error" role="alert" data-testid="auth-error">
+          {error}
+        </p>
+      )}
+      <div className="row">
+        <button type="submit" className="primary" disabled={busy} data-testid="auth-submit">
+          {mode === 'signup' ? 'Sign up' : 'Log in'}
+        </button>
+        <button type="button" className="link" onClick={onSwitch}>
+          {mode === 'signup' ? 'I have an account' : 'Create an account'}
+        </button>
+      </div>
+    </form>
+  );
+}

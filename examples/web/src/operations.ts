@@ -1,0 +1,170 @@
+// Every operation the app sends. GraphQL Code Generator (client preset) reads
+// the graphql(`...`) calls below and generates their result and variable types
+// into src/gql/, so `tsc` checks each use against ../../schema.graphqls.
+import { graphql } from './gql';
+
+export const SessionUserFields = graphql(`
+  fragment SessionUserFields on User {
+    id
+    name
+    email
+    role
+  }
+`);
+
+export const SignupDoc = graphql(`
+  mutation Signup($input: SignupInput!) {
+    signup(input: $input, delivery: REFRESH_COOKIE) {
+      accessToken
+      expiresAt
+      user {
+        ...SessionUserFields
+      }
+    }
+  }
+`);
+
+export const LoginDoc = graphql(`
+  mutation Login($input: LoginInput!) {
+    login(input: $input, delivery: REFRESH_COOKIE) {
+      accessToken
+      expiresAt
+      user {
+        ...SessionUserFields
+      }
+    }
+  }
+`);
+
+export const RefreshSessionDoc = graphql(`
+  mutation RefreshSession {
+    refreshSession(delivery: REFRESH_COOKIE) {
+      accessToken
+      expiresAt
+      user {
+        ...SessionUserFields
+      }
+    }
+  }
+`);
+
+export const LogoutDoc = graphql(`
+  mutation Logout {
+    logout
+  }
+`);
+
+export const CourseFields = graphql(`
+  fragment CourseFields on Course {
+    id
+    title
+    description
+    price
+    imageLink
+    published
+    createdAt
+  }
+`);
+
+export const CoursesDoc = graphql(`
+  query Courses($first: Int!, $after: String) {
+    courses(first: $first, after: $after) {
+      totalCount
+      edges {
+        cursor
+        node {
+          ...CourseFields
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`);
+
+// The schema has no "has the viewer bought this course?" field, so the list
+// marks owned courses from the ids of the viewer's purchases.
+export const OwnedCourseIdsDoc = graphql(`
+  query OwnedCourseIds {
+    purchasedCourses(first: 100) {
+      edges {
+        node {
+          id
+        }
+      }
+    }
+  }
+`);
+
+export const PurchasedCoursesDoc = graphql(`
+  query PurchasedCourses($first: Int!, $after: String) {
+    purchasedCourses(first: $first, after: $after) {
+      totalCount
+      edges {
+        cursor
+        node {
+          ...CourseFields
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`);
+
+export const PurchaseCourseDoc = graphql(`
+  mutation PurchaseCourse($courseId: ID!) {
+    purchaseCourse(courseId: $courseId) {
+      id
+      pricePaid
+      purchasedAt
+      course {
+        ...CourseFields
+      }
+    }
+  }
+`);
+
+export const CreateCourseDoc = graphql(`
+  mutation CreateCourse($input: CreateCourseInput!) {
+    createCourse(input: $input) {
+      ...CourseFields
+    }
+  }
+`);
+
+export const PublishCourseDoc = graphql(`
+  mutation PublishCourse($id: ID!) {
+    updateCourse(id: $id, input: { published: true }) {
+      ...CourseFields
+    }
+  }
+`);
+
+export const CoursePublishedDoc = graphql(`
+  subscription CoursePublished {
+    coursePublished {
+      id
+      title
+      price
+    }
+  }
+`);
+
+export const PurchaseMadeDoc = graphql(`
+  subscription PurchaseMade {
+    purchaseMade {
+      id
+      pricePaid
+      purchasedAt
+      course {
+        id
+        title
+      }
+    }
+  }
+`);
