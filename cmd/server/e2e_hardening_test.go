@@ -1411,23 +1411,8 @@ func TestHardeningRequestDeadline(t *testing.T) {
 		for i := range 2 {
 			start := time.Now()
 			r := s.hlPost(t, hlDoc{query: q})
-			if took := time.Since(start); took > 3*time.Second {
-				t.Errorf("request %d took %v with the database gone, want about REQUEST_TIMEOUT (1s)", i, took)
-			}
-			if len(r.Errors) == 0 {
-				t.Fatalf("request %d: no error with the database gone: %s", i, r.Raw)
-			}
-			for _, e := range r.Errors {
-				if e.Code() != "INTERNAL_SERVER_ERROR" {
-					t.Errorf("request %d: code = %q, want INTERNAL_SERVER_ERROR: %s", i, e.Code(), r.Raw)
-				}
-			}
-			low := strings.ToLower(r.Raw)
-			for _, leak := range []string{"deadline", "context", "mongo", "timeout", "selection"} {
-				if strings.Contains(low, leak) {
-					t.Errorf("request %d: response reveals %q: %s", i, leak, r.Raw)
-				}
-			}
+			// About REQUEST_TIMEOUT (1 s), not DB_TIMEOUT (30 s).
+			r.mustFailInternally(t, fmt.Sprintf("request %d", i), time.Since(start), 3*time.Second)
 		}
 	})
 

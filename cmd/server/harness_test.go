@@ -237,6 +237,31 @@ func (r gqlResponse) mustCode(tb testing.TB, code string) gqlError {
 	return r.Errors[0]
 }
 
+// mustFailInternally checks a request made while the database is gone: it
+// answered within limit, with only INTERNAL_SERVER_ERROR errors, and
+// nothing of the driver, the database or the deadline showed through.
+func (r gqlResponse) mustFailInternally(tb testing.TB, what string, took, limit time.Duration) {
+	tb.Helper()
+	if took > limit {
+		tb.Errorf("%s took %v with the database gone, want under %v", what, took, limit)
+	}
+	if len(r.Errors) == 0 {
+		tb.Fatalf("%s: no error with the database gone: %s", what, r.Raw)
+	}
+	for _, e := range r.Errors {
+		if e.Code() != "INTERNAL_SERVER_ERROR" {
+			tb.Errorf("%s: code = %q, want INTERNAL_SERVER_ERROR: %s", what, e.Code(), r.Raw)
+		}
+	}
+	low := strings.ToLower(r.Raw)
+	for _, leak := range []string{"mongo", "ferret", "dial", "connection", "server selection", "selection", "timeout",
+		"127.0.0.1", "deadline", "context", "socket", "topology", "courses:", "users:"} {
+		if strings.Contains(low, leak) {
+			tb.Errorf("%s: response reveals %q: %s", what, leak, r.Raw)
+		}
+	}
+}
+
 // decode unmarshals data into v.
 func (r gqlResponse) decode(tb testing.TB, v any) {
 	tb.Helper()
