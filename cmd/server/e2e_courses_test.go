@@ -18,29 +18,6 @@ import (
 // cpUserPassword is the password of every user these tests sign up.
 const cpUserPassword = "user-password-1"
 
-// cpContractCodes are the codes the contract allows in extensions.code.
-var cpContractCodes = map[string]bool{
-	"UNAUTHENTICATED":           true,
-	"FORBIDDEN":                 true,
-	"BAD_USER_INPUT":            true,
-	"NOT_FOUND":                 true,
-	"CONFLICT":                  true,
-	"RATE_LIMITED":              true,
-	"GRAPHQL_PARSE_FAILED":      true,
-	"GRAPHQL_VALIDATION_FAILED": true,
-	"INTERNAL_SERVER_ERROR":     true,
-}
-
-// cpCheckCodes fails the test if an error of r has no contract code.
-func cpCheckCodes(tb testing.TB, r gqlResponse) {
-	tb.Helper()
-	for _, e := range r.Errors {
-		if !cpContractCodes[e.Code()] {
-			tb.Errorf("error %q has code %q, not one of the contract's (status %d): %s", e.Message, e.Code(), r.Status, r.Raw)
-		}
-	}
-}
-
 // cpUserRef is a User as the course queries select it.
 type cpUserRef struct {
 	ID   string `json:"id"`

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -12,21 +11,11 @@ import (
 // elsewhere and a CSP that forbids inline and foreign code.
 func TestIDE(t *testing.T) {
 	s := mustStartServer(t, nil)
-	get := func(t *testing.T, path string) (*http.Response, string) {
-		t.Helper()
-		resp, err := http.Get(s.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, string(b)
+	status, header, page := s.httpGet(t, "/")
+	if status != http.StatusOK || !strings.HasPrefix(header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET / = %d %s", status, header.Get("Content-Type"))
 	}
-	resp, page := get(t, "/")
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
-		t.Fatalf("GET / = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	csp := resp.Header.Get("Content-Security-Policy")
+	csp := header.Get("Content-Security-Policy")
 	for _, want := range []string{"default-src 'none'", "script-src 'self'", "connect-src 'self'"} {
 		if !strings.Contains(csp, want) {
 			t.Errorf("CSP %q lacks %q", csp, want)
@@ -43,14 +32,14 @@ func TestIDE(t *testing.T) {
 		t.Fatalf("want the page's scripts and styles, found %v", refs)
 	}
 	for _, ref := range refs {
-		r, body := get(t, ref[1])
-		if r.StatusCode != http.StatusOK || len(body) == 0 {
-			t.Errorf("GET %s = %d (%d bytes)", ref[1], r.StatusCode, len(body))
+		status, _, body := s.httpGet(t, ref[1])
+		if status != http.StatusOK || len(body) == 0 {
+			t.Errorf("GET %s = %d (%d bytes)", ref[1], status, len(body))
 		}
 	}
 	// Our own boot script talks to this origin only; the vendored files are
 	// held to that by the CSP above.
-	_, js := get(t, "/ide/ide.js")
+	_, _, js := s.httpGet(t, "/ide/ide.js")
 	if !strings.Contains(js, `url: "/graphql"`) || strings.Contains(js, "http") {
 		t.Errorf("ide.js does not use this origin's /graphql only")
 	}
@@ -61,13 +50,8 @@ func TestIDE(t *testing.T) {
 	t.Run("OffInProduction", func(t *testing.T) {
 		p := mustStartServer(t, map[string]string{"APP_ENV": "production"})
 		for _, path := range []string{"/", "/ide/ide.js"} {
-			resp, err := http.Get(p.URL + path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusNotFound {
-				t.Errorf("GET %s in production = %d, want 404", path, resp.StatusCode)
+			if status, _, _ := p.httpGet(t, path); status != http.StatusNotFound {
+				t.Errorf("GET %s in production = %d, want 404", path, status)
 			}
 		}
 	})

@@ -31,7 +31,7 @@ const cpJWTSecret = "q7Vx2LmK9pRt4ZwB8nYc3HfJ6sDg1AeU5oIk0MbNvXzQ2lWr"
 func (s *testServer) cpPost(tb testing.TB, token, query string, vars map[string]any) gqlResponse {
 	tb.Helper()
 	r := s.post(tb, token, query, vars)
-	cpCheckCodes(tb, r)
+	r.mustContractCodes(tb)
 	return r
 }
 
@@ -52,7 +52,7 @@ func (s *testServer) cpRawPost(tb testing.TB, contentType string, body io.Reader
 		req.Header.Set("Content-Type", contentType)
 	}
 	r := s.do(tb, req)
-	cpCheckCodes(tb, r)
+	r.mustContractCodes(tb)
 	return r
 }
 
@@ -67,23 +67,8 @@ func (s *testServer) cpGet(tb testing.TB, token string, params url.Values) gqlRe
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	r := s.do(tb, req)
-	cpCheckCodes(tb, r)
+	r.mustContractCodes(tb)
 	return r
-}
-
-// cpHTTPGet fetches path and returns status, headers and body.
-func (s *testServer) cpHTTPGet(tb testing.TB, path string) (int, http.Header, string) {
-	tb.Helper()
-	resp, err := s.client.Get(s.URL + path)
-	if err != nil {
-		tb.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, string(b)
 }
 
 // cpMustNotLogin checks that email has no account with password: a request
@@ -389,7 +374,7 @@ func TestTransportHeaders(t *testing.T) {
 		if r.Header.Get("X-Request-Id") == "" {
 			t.Error("no X-Request-Id on a 415 response")
 		}
-		_, h, _ := s.cpHTTPGet(t, "/healthz")
+		_, h, _ := s.httpGet(t, "/healthz")
 		if h.Get("X-Request-Id") == "" {
 			t.Error("no X-Request-Id on /healthz")
 		}
@@ -408,12 +393,12 @@ func TestTransportHeaders(t *testing.T) {
 func TestTransportHealthAndIDE(t *testing.T) {
 	s := mustStartServer(t, nil)
 	for _, path := range []string{"/healthz", "/readyz"} {
-		status, _, _ := s.cpHTTPGet(t, path)
+		status, _, _ := s.httpGet(t, path)
 		if status != http.StatusOK {
 			t.Errorf("GET %s = %d, want 200", path, status)
 		}
 	}
-	status, h, body := s.cpHTTPGet(t, "/")
+	status, h, body := s.httpGet(t, "/")
 	if status != http.StatusOK {
 		t.Errorf("GET / = %d, want 200", status)
 	}
@@ -423,7 +408,7 @@ func TestTransportHealthAndIDE(t *testing.T) {
 	if !strings.Contains(strings.ToLower(body), "<html") || !strings.Contains(body, "/ide/ide.js") {
 		t.Errorf("GET / is not the IDE page: %.200s", body)
 	}
-	if status, _, _ := s.cpHTTPGet(t, "/no-such-page"); status != http.StatusNotFound {
+	if status, _, _ := s.httpGet(t, "/no-such-page"); status != http.StatusNotFound {
 		t.Errorf("GET /no-such-page = %d, want 404", status)
 	}
 }
@@ -512,7 +497,7 @@ func TestAccessLog(t *testing.T) {
 	r = s.cpRawPost(t, "text/plain", strings.NewReader(`{"query":"{ me { id } }"}`), nil)
 	record(t, r, "POST", "/graphql", "")
 
-	status, h, _ := s.cpHTTPGet(t, "/healthz")
+	status, h, _ := s.httpGet(t, "/healthz")
 	want[h.Get("X-Request-Id")] = sent{"GET", "/healthz", "", status}
 
 	// The access line is written once the handler returns; wait for all.
@@ -620,7 +605,7 @@ func TestDatabaseGoesAway(t *testing.T) {
 		if string(r.Data) != `{"courses":{"totalCount":1}}` {
 			t.Errorf("data = %s", r.Data)
 		}
-		if status, _, _ := s.cpHTTPGet(t, "/readyz"); status != http.StatusOK {
+		if status, _, _ := s.httpGet(t, "/readyz"); status != http.StatusOK {
 			t.Errorf("/readyz = %d, want 200", status)
 		}
 		log := s.logs.String()
@@ -635,7 +620,7 @@ func TestDatabaseGoesAway(t *testing.T) {
 	t.Run("ReadyzUnavailable", func(t *testing.T) {
 		start := time.Now()
 		for {
-			status, _, _ := s.cpHTTPGet(t, "/readyz")
+			status, _, _ := s.httpGet(t, "/readyz")
 			if status == http.StatusServiceUnavailable {
 				break
 			}
@@ -660,7 +645,7 @@ func TestDatabaseGoesAway(t *testing.T) {
 	})
 
 	t.Run("HealthzStillOK", func(t *testing.T) {
-		if status, _, _ := s.cpHTTPGet(t, "/healthz"); status != http.StatusOK {
+		if status, _, _ := s.httpGet(t, "/healthz"); status != http.StatusOK {
 			t.Errorf("/healthz = %d, want 200", status)
 		}
 	})

@@ -237,6 +237,24 @@ func (r gqlResponse) mustCode(tb testing.TB, code string) gqlError {
 	return r.Errors[0]
 }
 
+// contractCodes are the extensions.code values of api-contract.md.
+var contractCodes = map[string]bool{
+	"UNAUTHENTICATED": true, "FORBIDDEN": true, "BAD_USER_INPUT": true, "NOT_FOUND": true,
+	"CONFLICT": true, "RATE_LIMITED": true, "GRAPHQL_PARSE_FAILED": true,
+	"GRAPHQL_VALIDATION_FAILED": true, "INTERNAL_SERVER_ERROR": true,
+}
+
+// mustContractCodes fails the test for any error whose code is not the
+// contract's.
+func (r gqlResponse) mustContractCodes(tb testing.TB) {
+	tb.Helper()
+	for _, e := range r.Errors {
+		if !contractCodes[e.Code()] {
+			tb.Errorf("error %q has code %q, not one of the contract's (status %d): %.500s", e.Message, e.Code(), r.Status, r.Raw)
+		}
+	}
+}
+
 // mustFailInternally checks a request made while the database is gone: it
 // answered within limit, with only INTERNAL_SERVER_ERROR errors, and
 // nothing of the driver, the database or the deadline showed through.
@@ -345,6 +363,21 @@ func roundTrip(client *http.Client, req *http.Request) (gqlResponse, error) {
 		return out, fmt.Errorf("response is not JSON (status %d): %q", resp.StatusCode, b)
 	}
 	return out, nil
+}
+
+// httpGet fetches path and returns status, headers and body, whatever they are.
+func (s *testServer) httpGet(tb testing.TB, path string) (int, http.Header, string) {
+	tb.Helper()
+	resp, err := s.client.Get(s.URL + path)
+	if err != nil {
+		tb.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
 }
 
 // authPayload is AuthPayload as a client sees it.
