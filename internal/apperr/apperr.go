@@ -64,11 +64,6 @@ func Input(field, message string) *Error {
 	return &Error{Code: BadUserInput, Message: message, Field: field}
 }
 
-// Unauthenticatedf returns an UNAUTHENTICATED error.
-func Unauthenticatedf(format string, args ...any) *Error {
-	return &Error{Code: Unauthenticated, Message: fmt.Sprintf(format, args...)}
-}
-
 // CodeOf returns the contract code of err: the code of the first *Error in its
 // chain, or INTERNAL_SERVER_ERROR when there is none.
 func CodeOf(err error) Code {

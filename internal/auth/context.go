@@ -58,14 +58,6 @@ func stateFrom(ctx context.Context) *requestState {
 	return st
 }
 
-// PrincipalFrom returns the verified token's principal, if the request had one.
-func PrincipalFrom(ctx context.Context) (Principal, bool) {
-	if st := stateFrom(ctx); st != nil && st.principal != nil {
-		return *st.principal, true
-	}
-	return Principal{}, false
-}
-
 // ClientFrom returns the request's client information.
 func ClientFrom(ctx context.Context) ClientInfo {
 	if st := stateFrom(ctx); st != nil {
