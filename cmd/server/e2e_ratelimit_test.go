@@ -600,9 +600,8 @@ func TestRateLimitConcurrent(t *testing.T) {
 				t.Errorf("request %d: want UNAUTHENTICATED or RATE_LIMITED, got (status %d) %s", i, r.Status, r.Raw)
 			}
 		}
-		t.Logf("%d of %d concurrent failures counted", failed, n)
-		if failed > limit {
-			t.Fatalf("%d wrong passwords were checked, want at most %d", failed, limit)
+		if failed != limit {
+			t.Fatalf("%d wrong passwords were checked, want exactly the first %d", failed, limit)
 		}
 		// Exactly the checked ones were counted: the rest of the budget is
 		// still there, and then the account is locked.
@@ -650,10 +649,59 @@ func TestRateLimitConcurrent(t *testing.T) {
 		for _, r := range results {
 			counts[strings.Join(r.Codes(), ",")]++
 		}
-		if counts[rlUnauthenticated] > limit || counts[rlUnauthenticated]+counts[rlRateLimited] != n {
-			t.Errorf("codes %v: want at most %d UNAUTHENTICATED and the rest RATE_LIMITED", counts, limit)
+		if counts[rlUnauthenticated] != limit || counts[rlRateLimited] != n-limit {
+			t.Errorf("codes %v: want exactly %d UNAUTHENTICATED and the rest RATE_LIMITED", counts, limit)
 		}
 	})
+
+	t.Run("OKSignupBurst", func(t *testing.T) {
+		// A burst of signups for one email admits exactly the first limit
+		// attempts: one account and limit-1 CONFLICTs, never a burst in
+		// which everyone, the legitimate signup included, is refused.
+		s := mustStartServer(t, map[string]string{"RATE_LIMIT_SIGNUP_ACCOUNT": fmt.Sprintf("%d/1h", limit)})
+		for round := 0; round < 3; round++ {
+			email := rlEmail(t, fmt.Sprintf("burst%d", round))
+			results := concRun(t, 10, func(i int) (gqlResponse, error) {
+				return s.postE("", rlSignupMutation, map[string]any{"in": map[string]any{
+					"email": email, "password": "right-password-1", "name": "Burst"}})
+			})
+			counts := map[string]int{}
+			for _, r := range results {
+				counts[strings.Join(r.Codes(), ",")]++
+			}
+			if counts[""] != 1 || counts["CONFLICT"] != limit-1 || counts[rlRateLimited] != 10-limit {
+				t.Errorf("round %d: codes %v; want 1 success, %d CONFLICT, %d RATE_LIMITED", round, counts, limit-1, 10-limit)
+			}
+		}
+	})
+}
+
+// Ensure guessing from one address locks out that address, not the
+// account's owner elsewhere, while guessing spread over many addresses
+// still meets the per-account limit.
+func TestRateLimitLoginAccountAddress(t *testing.T) {
+	s := mustStartServer(t, map[string]string{
+		"RATE_LIMIT_LOGIN_ACCOUNT_ADDRESS": "3/15m", "RATE_LIMIT_LOGIN_ACCOUNT": "6/1h", "TRUSTED_PROXIES": "127.0.0.1",
+	})
+	email := rlEmail(t, "owner")
+	s.mustSignup(t, email, "right-password-1", "Owner")
+	attacker, owner := rlXFF("203.0.113.66"), rlXFF("198.51.100.10")
+
+	for i := 0; i < 3; i++ {
+		rlMustCode(t, rlLogin(t, s, email, "wrong-password-1", attacker), rlUnauthenticated, fmt.Sprintf("guess %d", i+1))
+	}
+	rlMustLimited(t, rlLogin(t, s, email, "wrong-password-1", attacker), 15*time.Minute, "guess past the pair limit")
+	rlMustLimited(t, rlLogin(t, s, email, "right-password-1", attacker), 15*time.Minute, "right password from the attacker")
+	// The owner, elsewhere, is not locked out, and their success uncounts.
+	rlTokens(t, rlLogin(t, s, email, "right-password-1", owner))
+
+	// Spread over addresses, the guesses meet the looser account limit:
+	// three more failures make six, and then everyone is refused.
+	for i, addr := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"} {
+		rlMustCode(t, rlLogin(t, s, email, "wrong-password-1", rlXFF(addr)), rlUnauthenticated, fmt.Sprintf("spread guess %d", i+1))
+	}
+	rlMustLimited(t, rlLogin(t, s, email, "wrong-password-1", rlXFF("192.0.2.4")), time.Hour, "spread guess past the account limit")
+	rlMustLimited(t, rlLogin(t, s, email, "right-password-1", owner), time.Hour, "owner after the spread attack")
 }
 
 // Ensure a refused login spends no bcrypt work. With one bcrypt slot kept
@@ -743,13 +791,14 @@ func TestRateLimitConfig(t *testing.T) {
 	}
 
 	t.Run("OK", func(t *testing.T) {
-		// Unset, the defaults apply: 30 failures per account per hour, and
-		// 5 signups per email per hour.
-		// 31 aliased logins in one document: raise the alias and root-field limits for it.
-		s := mustStartServer(t, map[string]string{"RATE_LIMIT_LOGIN_ACCOUNT": "", "RATE_LIMIT_SIGNUP_ACCOUNT": "", "GRAPHQL_MAX_ALIASES": "40", "GRAPHQL_MAX_ROOT_FIELDS": "40"})
+		// Unset, the defaults apply: 10 failures per account and address
+		// in 15 minutes, and 5 signups per email per hour.
+		s := mustStartServer(t, map[string]string{
+			"RATE_LIMIT_LOGIN_ACCOUNT_ADDRESS": "", "RATE_LIMIT_LOGIN_ACCOUNT": "", "RATE_LIMIT_SIGNUP_ACCOUNT": "",
+		})
 		email := rlEmail(t, "defaults")
 		s.mustSignup(t, email, "right-password-1", "Defaults")
-		emails := make([]string, 31)
+		emails := make([]string, 11)
 		for i := range emails {
 			emails[i] = email
 		}
@@ -758,7 +807,7 @@ func TestRateLimitConfig(t *testing.T) {
 		for i := range emails {
 			alias := fmt.Sprintf("a%d", i)
 			want := rlUnauthenticated
-			if i == 30 {
+			if i == 10 {
 				want = rlRateLimited
 			}
 			if e := byAlias[alias]; e.Code() != want {

@@ -83,12 +83,13 @@ func testEnv(dataDir string) map[string]string {
 		"LOG_LEVEL":      "info",
 		// Tests send many signups and logins from one address; the rate
 		// limit tests switch the limits they test back on.
-		"RATE_LIMIT_LOGIN_ACCOUNT":   "off",
-		"RATE_LIMIT_LOGIN_ADDRESS":   "off",
-		"RATE_LIMIT_SIGNUP_ACCOUNT":  "off",
-		"RATE_LIMIT_SIGNUP_ADDRESS":  "off",
-		"RATE_LIMIT_REFRESH_SESSION": "off",
-		"RATE_LIMIT_REFRESH_ADDRESS": "off",
+		"RATE_LIMIT_LOGIN_ACCOUNT_ADDRESS": "off",
+		"RATE_LIMIT_LOGIN_ACCOUNT":         "off",
+		"RATE_LIMIT_LOGIN_ADDRESS":         "off",
+		"RATE_LIMIT_SIGNUP_ACCOUNT":        "off",
+		"RATE_LIMIT_SIGNUP_ADDRESS":        "off",
+		"RATE_LIMIT_REFRESH_SESSION":       "off",
+		"RATE_LIMIT_REFRESH_ADDRESS":       "off",
 	}
 }
 

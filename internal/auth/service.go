@@ -111,21 +111,42 @@ func (s *Service) Login(ctx context.Context, email, password string, d Delivery)
 	if err != nil {
 		return Payload{}, err
 	}
-	// Counted as a failure until it proves otherwise.
-	attempt, err := s.limiter.Take(ctx, "login:acct:"+email, s.cfg.Limits.LoginAccount)
+	failure, err := s.countLoginFailure(ctx, email)
 	if err != nil {
 		return Payload{}, err
 	}
 	u, err := s.users.Authenticate(ctx, email, password)
 	if !errors.Is(err, user.ErrAuthenticationFailed) {
-		if ferr := s.limiter.Forget(ctx, attempt); ferr != nil {
-			s.logger.WarnContext(ctx, "rate limit: could not uncount a login", "err", ferr)
-		}
+		s.uncount(ctx, failure)
 	}
 	if err != nil {
 		return Payload{}, err
 	}
 	return s.startSession(ctx, u, d)
+}
+
+// countLoginFailure counts a password check against email as a failure
+// until it proves otherwise: once per email and client address (the strict
+// limit) and once per email (see RateLimits). A refused check counts nowhere.
+// Errors: RATE_LIMITED.
+func (s *Service) countLoginFailure(ctx context.Context, email string) ([]Event, error) {
+	pair, err := s.limiter.Take(ctx, "login:acct-addr:"+email+" "+ClientFrom(ctx).IP, s.cfg.Limits.LoginAccountAddress)
+	if err != nil {
+		return nil, err
+	}
+	acct, err := s.limiter.Take(ctx, "login:acct:"+email, s.cfg.Limits.LoginAccount)
+	if err != nil {
+		s.uncount(ctx, []Event{pair})
+		return nil, err
+	}
+	return []Event{pair, acct}, nil
+}
+
+// uncount forgets counted failures of a check that did not fail.
+func (s *Service) uncount(ctx context.Context, evs []Event) {
+	if err := s.limiter.Forget(ctx, evs...); err != nil {
+		s.logger.WarnContext(ctx, "rate limit: could not uncount an attempt", "err", err)
+	}
 }
 
 func (s *Service) startSession(ctx context.Context, u user.User, d Delivery) (Payload, error) {

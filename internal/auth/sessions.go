@@ -124,15 +124,13 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	if err != nil {
 		return err
 	}
-	attempt, err := s.limiter.Take(ctx, "login:acct:"+v.User.Email, s.cfg.Limits.LoginAccount)
+	failure, err := s.countLoginFailure(ctx, v.User.Email)
 	if err != nil {
 		return err
 	}
 	err = s.users.ChangePassword(ctx, v.User.ID, current, next)
 	if e, ok := apperr.As(err); !ok || e.Field != "currentPassword" {
-		if ferr := s.limiter.Forget(ctx, attempt); ferr != nil {
-			s.logger.WarnContext(ctx, "rate limit: could not uncount an attempt", "err", ferr)
-		}
+		s.uncount(ctx, failure)
 	}
 	if err != nil {
 		return err

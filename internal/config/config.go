@@ -155,6 +155,7 @@ func Load(getenv func(string) string) (Config, error) {
 		name string
 		dst  *auth.Limit
 	}{
+		{"RATE_LIMIT_LOGIN_ACCOUNT_ADDRESS", &c.RateLimits.LoginAccountAddress},
 		{"RATE_LIMIT_LOGIN_ACCOUNT", &c.RateLimits.LoginAccount},
 		{"RATE_LIMIT_LOGIN_ADDRESS", &c.RateLimits.LoginAddress},
 		{"RATE_LIMIT_SIGNUP_ACCOUNT", &c.RateLimits.SignupAccount},
