@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 )
 
 // concRun runs n calls of f at once: all goroutines wait on one barrier so
@@ -208,5 +209,55 @@ func TestConcurrentRefreshAndLogout(t *testing.T) {
 			sessMustUnauthenticated(t, s, p.AccessToken, "logged-out access token")
 			sessMustRefreshRefused(t, s, p.RefreshToken, "logged-out refresh token")
 		})
+	}
+}
+
+// Ensure no session signed in with the old password outlives a password
+// change, not even one whose login checked the old password while the
+// change was hashing the new one and stored its session after the other
+// sessions were revoked. bcrypt cost 10 and one bcrypt slot make that window
+// wide; several rounds, as the interleaving is not certain in any one.
+func TestConcurrentLoginsDuringPasswordChange(t *testing.T) {
+	s := mustStartServer(t, map[string]string{"BCRYPT_COST": "10", "BCRYPT_CONCURRENCY": "1"})
+	const oldPw, newPw, logins = "old-password-1", "new-password-2", 20
+	for round := range 4 {
+		email := uniqueEmail(t, round)
+		changer := s.mustSignup(t, email, oldPw, "Changer")
+		results := concRun(t, logins+1, func(i int) (gqlResponse, error) {
+			if i == logins {
+				return s.postE(changer.AccessToken,
+					`mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }`,
+					map[string]any{"c": oldPw, "n": newPw})
+			}
+			// Spread the logins over the change: those that read the old
+			// hash while the change hashes the new one queue behind it for
+			// the one bcrypt slot, and store their sessions after it.
+			time.Sleep(time.Duration(i) * 8 * time.Millisecond)
+			return s.postE("", `mutation($in: LoginInput!) { login(input: $in) { accessToken refreshToken } }`,
+				map[string]any{"in": map[string]any{"email": email, "password": oldPw}})
+		})
+		results[logins].mustNoErrors(t)
+
+		won := 0
+		for i, r := range results[:logins] {
+			if len(r.Errors) > 0 {
+				r.mustCode(t, "UNAUTHENTICATED") // it checked the new password
+				continue
+			}
+			won++
+			var d struct {
+				Login struct{ AccessToken, RefreshToken string }
+			}
+			r.decode(t, &d)
+			s.post(t, d.Login.AccessToken, `{ me { id } }`, nil).mustCode(t, "UNAUTHENTICATED")
+			s.post(t, "", `mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }`,
+				map[string]any{"t": d.Login.RefreshToken}).mustCode(t, "UNAUTHENTICATED")
+			if t.Failed() {
+				t.Fatalf("round %d: login %d with the old password still holds a live session after the change", round, i)
+			}
+		}
+		t.Logf("round %d: %d of %d logins with the old password succeeded during the change; none is live after it", round, won, logins)
+		s.post(t, changer.AccessToken, `{ me { id } }`, nil).mustNoErrors(t)
+		s.mustLogin(t, email, newPw)
 	}
 }

@@ -37,6 +37,9 @@ type fakeUsers struct {
 	byEmail   map[string]string // email -> id
 	passwords map[string]string // id -> password
 	byIDCalls atomic.Int64
+	// afterCheck, when set, runs inside Authenticate after the password
+	// was checked and before the user is returned (to stage races).
+	afterCheck func()
 }
 
 var _ auth.Users = (*fakeUsers)(nil)
@@ -51,7 +54,7 @@ func (f *fakeUsers) Signup(_ context.Context, in user.SignupInput) (user.User, e
 	if _, ok := f.byEmail[in.Email]; ok {
 		return user.User{}, apperr.New(apperr.Conflict, "an account with this email already exists")
 	}
-	u := user.User{ID: bson.NewObjectID().Hex(), Email: in.Email, Name: in.Name, Role: user.RoleUser}
+	u := user.User{ID: bson.NewObjectID().Hex(), Email: in.Email, Name: in.Name, Role: user.RoleUser, PasswordVersion: "v1"}
 	f.byID[u.ID] = u
 	f.byEmail[u.Email] = u.ID
 	f.passwords[u.ID] = in.Password
@@ -60,12 +63,17 @@ func (f *fakeUsers) Signup(_ context.Context, in user.SignupInput) (user.User, e
 
 func (f *fakeUsers) Authenticate(_ context.Context, email, password string) (user.User, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	id, ok := f.byEmail[email]
 	if !ok || f.passwords[id] != password {
+		f.mu.Unlock()
 		return user.User{}, user.ErrAuthenticationFailed
 	}
-	return f.byID[id], nil
+	u, hook := f.byID[id], f.afterCheck
+	f.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return u, nil
 }
 
 func (f *fakeUsers) ByID(_ context.Context, id string) (user.User, error) {
@@ -79,13 +87,17 @@ func (f *fakeUsers) ByID(_ context.Context, id string) (user.User, error) {
 	return u, nil
 }
 
-func (f *fakeUsers) ChangePassword(_ context.Context, id, current, next string) error {
+func (f *fakeUsers) ChangePassword(_ context.Context, id, current, next, bySession string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.passwords[id] != current {
 		return apperr.Input("currentPassword", "current password is incorrect")
 	}
 	f.passwords[id] = next
+	u := f.byID[id]
+	u.PasswordVersion += "+"
+	u.PasswordSetBy = bySession
+	f.byID[id] = u
 	return nil
 }
 

@@ -83,11 +83,11 @@ type RateLimits struct {
 var DefaultRateLimits = RateLimits{
 	LoginAccountAddress: Limit{Max: 10, Window: 15 * time.Minute},
 	LoginAccount:        Limit{Max: 100, Window: time.Hour},
-	LoginAddress:   Limit{Max: 100, Window: time.Minute},
-	SignupAccount:  Limit{Max: 5, Window: time.Hour},
-	SignupAddress:  Limit{Max: 30, Window: 10 * time.Minute},
-	RefreshSession: Limit{Max: 30, Window: time.Minute},
-	RefreshAddress: Limit{Max: 300, Window: time.Minute},
+	LoginAddress:        Limit{Max: 100, Window: time.Minute},
+	SignupAccount:       Limit{Max: 5, Window: time.Hour},
+	SignupAddress:       Limit{Max: 30, Window: 10 * time.Minute},
+	RefreshSession:      Limit{Max: 30, Window: time.Minute},
+	RefreshAddress:      Limit{Max: 300, Window: time.Minute},
 }
 
 // rateEventDoc is one counted event in the rate_events collection. Events

@@ -22,7 +22,7 @@ type Users interface {
 	Signup(ctx context.Context, in user.SignupInput) (user.User, error)
 	Authenticate(ctx context.Context, email, password string) (user.User, error)
 	ByID(ctx context.Context, id string) (user.User, error)
-	ChangePassword(ctx context.Context, id, current, next string) error
+	ChangePassword(ctx context.Context, id, current, next, bySession string) error
 }
 
 // Payload is what signup, login and refresh return.
@@ -154,6 +154,9 @@ func (s *Service) startSession(ctx context.Context, u user.User, d Delivery) (Pa
 	ss := session{
 		ID: bson.NewObjectID().Hex(), UserID: u.ID, CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.SessionTTL), Client: ClientFrom(ctx),
+		// The version of the hash this very sign-in was checked against:
+		// if the password changed meanwhile, the session is born over.
+		PasswordVersion: u.PasswordVersion,
 	}
 	if err := s.store.insertSession(ctx, ss); err != nil {
 		return Payload{}, err
@@ -235,6 +238,9 @@ func (s *Service) Refresh(ctx context.Context, raw string, d Delivery) (Payload,
 	}
 	if err != nil {
 		return Payload{}, err
+	}
+	if !ss.holdsPassword(u) {
+		return Payload{}, errSessionEnded
 	}
 	p, err := s.issue(ctx, u, ss, hash, now, d)
 	if errors.Is(err, errReused) {
@@ -346,6 +352,8 @@ func (s *Service) check(ctx context.Context, p Principal) (Viewer, error) {
 		return Viewer{}, errSessionEnded
 	case ur.err != nil:
 		return Viewer{}, ur.err
+	case !ss.holdsPassword(ur.u):
+		return Viewer{}, errSessionEnded
 	}
 	return Viewer{User: ur.u, SessionID: ss.ID}, nil
 }

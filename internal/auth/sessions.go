@@ -35,16 +35,19 @@ func (s *Service) Sessions(ctx context.Context) ([]Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Session, len(list))
-	for i, ss := range list {
+	out := make([]Session, 0, len(list))
+	for _, ss := range list {
+		if !ss.holdsPassword(v.User) {
+			continue
+		}
 		last := ss.CreatedAt
 		if t, ok := lastUsed[ss.ID]; ok && t.After(last) {
 			last = t
 		}
-		out[i] = Session{
+		out = append(out, Session{
 			ID: ss.ID, CreatedAt: ss.CreatedAt, LastUsedAt: last.UTC(), ExpiresAt: ss.ExpiresAt,
 			UserAgent: nonEmpty(ss.Client.UserAgent), IP: nonEmpty(ss.Client.IP), Current: ss.ID == v.SessionID,
-		}
+		})
 	}
 	return out, nil
 }
@@ -128,7 +131,7 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	if err != nil {
 		return err
 	}
-	err = s.users.ChangePassword(ctx, v.User.ID, current, next)
+	err = s.users.ChangePassword(ctx, v.User.ID, current, next, v.SessionID)
 	if e, ok := apperr.As(err); !ok || e.Field != "currentPassword" {
 		s.uncount(ctx, failure)
 	}

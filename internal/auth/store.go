@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/coursehub/coursehub/internal/mongodb"
+	"github.com/coursehub/coursehub/internal/user"
 )
 
 // session is a login: it starts at signup or login and ends at logout, on
@@ -22,10 +23,24 @@ type session struct {
 	ExpiresAt time.Time
 	RevokedAt *time.Time
 	Client    ClientInfo
+	// PasswordVersion is the user's password version the session signed in
+	// with (empty for sessions from before versions were recorded).
+	PasswordVersion string
 }
 
 func (s session) live(now time.Time) bool {
 	return s.RevokedAt == nil && now.Before(s.ExpiresAt)
+}
+
+// holdsPassword reports whether the session still stands after any change
+// of u's password: it signed in with the current password, or it is the
+// session that set it. This, not the revocations changePassword also
+// writes, is what ends every other session: a login that checked the old
+// password while the change was under way stores its session afterwards,
+// with the old version, and that session is over from its first use. No
+// read-modify-write is involved, so it holds on the embedded database too.
+func (s session) holdsPassword(u user.User) bool {
+	return s.PasswordVersion == "" || s.PasswordVersion == u.PasswordVersion || s.ID == u.PasswordSetBy
 }
 
 // sessionDoc is a document in the sessions collection. A session document is
@@ -39,6 +54,8 @@ type sessionDoc struct {
 	RevokedAt *time.Time    `bson:"revokedAt,omitempty"`
 	UserAgent string        `bson:"userAgent,omitempty"`
 	IP        string        `bson:"ip,omitempty"`
+	// PasswordVersion is written once, with the session (see holdsPassword).
+	PasswordVersion string `bson:"passwordVersion,omitempty"`
 }
 
 // refreshDoc is a document in the refresh_tokens collection. Its _id is the
@@ -95,7 +112,7 @@ func (s *Store) insertSession(ctx context.Context, ss session) error {
 	}
 	_, err = s.sessions.InsertOne(ctx, sessionDoc{
 		ID: id, UserID: uid, CreatedAt: ss.CreatedAt, ExpiresAt: ss.ExpiresAt,
-		UserAgent: ss.Client.UserAgent, IP: ss.Client.IP,
+		UserAgent: ss.Client.UserAgent, IP: ss.Client.IP, PasswordVersion: ss.PasswordVersion,
 	})
 	if err != nil {
 		return fmt.Errorf("sessions: insert: %w", err)
@@ -123,7 +140,7 @@ func (s *Store) sessionByID(ctx context.Context, id string) (session, error) {
 func (d sessionDoc) toSession() session {
 	return session{
 		ID: d.ID.Hex(), UserID: d.UserID.Hex(), CreatedAt: d.CreatedAt.UTC(), ExpiresAt: d.ExpiresAt.UTC(),
-		RevokedAt: d.RevokedAt, Client: ClientInfo{UserAgent: d.UserAgent, IP: d.IP},
+		RevokedAt: d.RevokedAt, Client: ClientInfo{UserAgent: d.UserAgent, IP: d.IP}, PasswordVersion: d.PasswordVersion,
 	}
 }
 

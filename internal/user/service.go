@@ -46,7 +46,10 @@ func (s *Service) create(ctx context.Context, email, name, password string, role
 		return User{}, err
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
-	u := User{ID: bson.NewObjectID().Hex(), Name: name, Email: email, Role: role, CreatedAt: now, UpdatedAt: now}
+	u := User{
+		ID: bson.NewObjectID().Hex(), Name: name, Email: email, Role: role, CreatedAt: now, UpdatedAt: now,
+		PasswordVersion: PasswordVersion(hash),
+	}
 	if err := s.store.Insert(ctx, u, hash); err != nil {
 		return User{}, err
 	}
@@ -106,9 +109,10 @@ func (s *Service) SetRole(ctx context.Context, actorID, userID string, role Role
 	return s.store.SetRole(ctx, userID, role, s.now().UTC().Truncate(time.Millisecond))
 }
 
-// ChangePassword replaces a user's password after checking the current one.
+// ChangePassword replaces a user's password after checking the current one;
+// bySession is the session asking, which stays signed in.
 // Errors: BAD_USER_INPUT (wrong current password, weak new one), NOT_FOUND.
-func (s *Service) ChangePassword(ctx context.Context, id, current, next string) error {
+func (s *Service) ChangePassword(ctx context.Context, id, current, next, bySession string) error {
 	hash, err := s.store.PasswordHash(ctx, id)
 	if err != nil {
 		return err
@@ -131,7 +135,7 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next string) 
 		}
 		return err
 	}
-	return s.store.SetPasswordHash(ctx, id, newHash, s.now().UTC().Truncate(time.Millisecond))
+	return s.store.SetPasswordHash(ctx, id, newHash, bySession, s.now().UTC().Truncate(time.Millisecond))
 }
 
 // EnsureAdmin makes email an admin: it creates the account with password if

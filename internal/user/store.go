@@ -2,6 +2,8 @@ package user
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"time"
@@ -23,13 +25,27 @@ type userDoc struct {
 	Role         string        `bson:"role"`
 	CreatedAt    time.Time     `bson:"createdAt"`
 	UpdatedAt    time.Time     `bson:"updatedAt"`
+	// PasswordSetBy is the session that set passwordHash, if a session did.
+	PasswordSetBy string `bson:"passwordSetBy,omitempty"`
 }
 
 func (d userDoc) toUser() User {
 	return User{
 		ID: d.ID.Hex(), Name: d.Name, Email: d.Email, Role: Role(d.Role),
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
+		PasswordVersion: PasswordVersion(d.PasswordHash), PasswordSetBy: d.PasswordSetBy,
 	}
+}
+
+// PasswordVersion derives a password's version from its hash: bcrypt salts
+// every hash afresh, so setting even the same password again changes it.
+// Only a digest is handed around, never the hash itself.
+func PasswordVersion(hash string) string {
+	if hash == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(hash))
+	return hex.EncodeToString(sum[:12])
 }
 
 // MongoStore is the Store on MongoDB.
@@ -167,14 +183,17 @@ func (s *MongoStore) PasswordHash(ctx context.Context, id string) (string, error
 	return d.PasswordHash, nil
 }
 
-// SetPasswordHash stores a new password hash. Errors: NOT_FOUND.
-func (s *MongoStore) SetPasswordHash(ctx context.Context, id, hash string, now time.Time) error {
+// SetPasswordHash stores a new password hash set by session bySession, in
+// one single-document update. Errors: NOT_FOUND.
+func (s *MongoStore) SetPasswordHash(ctx context.Context, id, hash, bySession string, now time.Time) error {
 	oid, err := bson.ObjectIDFromHex(id)
 	if err != nil {
 		return errNotFound
 	}
 	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "passwordHash", Value: hash}, {Key: "updatedAt", Value: now}}}})
+		bson.D{{Key: "$set", Value: bson.D{
+			{Key: "passwordHash", Value: hash}, {Key: "passwordSetBy", Value: bySession}, {Key: "updatedAt", Value: now},
+		}}})
 	if err != nil {
 		return fmt.Errorf("users: set password: %w", err)
 	}

@@ -32,6 +32,14 @@ type User struct {
 	Role      Role
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// PasswordVersion identifies the current password: it changes whenever
+	// the password does. A session records the version it signed in with,
+	// and a session of an older version is over (internal/auth). Empty
+	// where the store did not read the hash (ByIDs).
+	PasswordVersion string
+	// PasswordSetBy is the session that set the current password; it stays
+	// signed in through the change.
+	PasswordSetBy string
 }
 
 // OwnerID makes a User ownable for the @auth(allowOwner: true) rule: a user
@@ -67,5 +75,7 @@ type Store interface {
 	SetRole(ctx context.Context, id string, role Role, now time.Time) (User, error)
 	// PasswordHash returns a user's password hash. Errors: NOT_FOUND.
 	PasswordHash(ctx context.Context, id string) (string, error)
-	SetPasswordHash(ctx context.Context, id, hash string, now time.Time) error
+	// SetPasswordHash stores a new password hash set by session bySession.
+	// Errors: NOT_FOUND.
+	SetPasswordHash(ctx context.Context, id, hash, bySession string, now time.Time) error
 }
