@@ -8,6 +8,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/coursehub/coursehub/internal/auth"
 	"github.com/coursehub/coursehub/internal/course"
 	"github.com/coursehub/coursehub/internal/purchase"
 )
@@ -29,6 +30,7 @@ func NewBus() *Bus { return &Bus{} }
 var (
 	_ course.Events   = (*Bus)(nil)
 	_ purchase.Events = (*Bus)(nil)
+	_ auth.Events     = (*Bus)(nil)
 )
 
 // CoursePublished announces that a course became published.
