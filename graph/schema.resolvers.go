@@ -94,11 +94,7 @@ func (r *mutationResolver) PurchaseCourse(ctx context.Context, courseID string) 
 
 // SetRole is the resolver for the setRole field.
 func (r *mutationResolver) SetRole(ctx context.Context, userID string, role user.Role) (*user.User, error) {
-	v, err := r.Auth.Viewer(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return ptr(r.Users.SetRole(ctx, v.User.ID, userID, role))
+	return ptr(r.Auth.SetRole(ctx, userID, role))
 }
 
 // Course is the resolver for the course field.

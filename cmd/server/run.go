@@ -166,7 +166,7 @@ func wire(ctx context.Context, cfg config.Config, tokenCfg auth.TokenConfig, db 
 	bus := events.NewBus()
 	courses := course.NewService(courseStore, bus)
 	resolver := &graph.Resolver{
-		Auth: auth.NewService(users, sessionStore, limiter, tokens, auth.Config{
+		Auth: auth.NewService(users, sessionStore, limiter, tokens, bus, auth.Config{
 			RefreshTTL: cfg.RefreshTokenTTL, SessionTTL: cfg.SessionTTL, Limits: cfg.RateLimits,
 			Proxies: cfg.TrustedProxies,
 			Cookies: auth.CookieConfig{

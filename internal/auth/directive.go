@@ -17,6 +17,21 @@ type Owned interface {
 
 var errForbidden = apperr.New(apperr.Forbidden, "you are not allowed to do this")
 
+// Rule is one @auth(requires:, allowOwner:) as a field declares it.
+type Rule struct {
+	Requires   user.Role
+	AllowOwner bool
+}
+
+// NewRule is the rule of @auth's arguments, with the schema's defaults.
+func NewRule(requires *user.Role, allowOwner bool) Rule {
+	r := Rule{Requires: user.RoleUser, AllowOwner: allowOwner}
+	if requires != nil {
+		r.Requires = *requires
+	}
+	return r
+}
+
 // Directive implements @auth(requires: Role = USER, allowOwner: Boolean! = false).
 //
 // Without allowOwner: no live session is UNAUTHENTICATED (with the reason),
@@ -25,31 +40,38 @@ var errForbidden = apperr.New(apperr.Forbidden, "you are not allowed to do this"
 // signed in or not, gets FORBIDDEN (and, the field being nullable, null).
 // The session check runs at most once per request (see Service.Viewer).
 func (s *Service) Directive(ctx context.Context, obj any, next graphql.Resolver, requires *user.Role, allowOwner bool) (any, error) {
-	min := user.RoleUser
-	if requires != nil {
-		min = *requires
-	}
-	if allowOwner {
+	r := NewRule(requires, allowOwner)
+	if r.AllowOwner {
 		if o, ok := obj.(Owned); ok && ownedByFreshPayload(ctx, o) {
 			return next(ctx)
 		}
 	}
 	v, err := s.Viewer(ctx)
-	if allowOwner {
-		if err != nil {
-			return nil, errForbidden
-		}
-		if o, ok := obj.(Owned); ok && o.OwnerID() == v.User.ID {
-			return next(ctx)
-		}
-	}
-	if err != nil {
+	if err := r.admits(obj, v, err); err != nil {
 		return nil, err
 	}
-	if !v.User.Role.Satisfies(min) {
-		return nil, errForbidden
-	}
 	return next(ctx)
+}
+
+// admits applies r to the caller v (or to viewerErr, why there is none) on
+// a field of obj. It is the whole rule: the directive and Recheck both use
+// it. Errors: UNAUTHENTICATED (viewerErr), FORBIDDEN.
+func (r Rule) admits(obj any, v Viewer, viewerErr error) error {
+	if r.AllowOwner {
+		if viewerErr != nil {
+			return errForbidden
+		}
+		if o, ok := obj.(Owned); ok && o.OwnerID() == v.User.ID {
+			return nil
+		}
+	}
+	if viewerErr != nil {
+		return viewerErr
+	}
+	if !v.User.Role.Satisfies(r.Requires) {
+		return errForbidden
+	}
+	return nil
 }
 
 // ownedByFreshPayload reports whether o is the user of an AuthPayload that

@@ -101,6 +101,18 @@ func (f *fakeUsers) ChangePassword(_ context.Context, id, current, next, bySessi
 	return nil
 }
 
+func (f *fakeUsers) SetRole(_ context.Context, actorID, id string, role user.Role) (user.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u, ok := f.byID[id]
+	if !ok || actorID == id {
+		return user.User{}, apperr.New(apperr.NotFound, "user not found")
+	}
+	u.Role = role
+	f.byID[id] = u
+	return u, nil
+}
+
 func (f *fakeUsers) setRole(tb testing.TB, id string, role user.Role) {
 	tb.Helper()
 	f.mu.Lock()
@@ -124,6 +136,7 @@ type env struct {
 	svc    *auth.Service
 	tokens *auth.Tokens
 	users  *fakeUsers
+	events *fakeEvents
 }
 
 func newEnv(tb testing.TB) *env {
@@ -138,9 +151,9 @@ func newEnv(tb testing.TB) *env {
 	if err != nil {
 		tb.Fatalf("NewTokens: %v", err)
 	}
-	users := newFakeUsers()
-	svc := auth.NewService(users, store, auth.NewLimiter(db), tokens, auth.Config{RefreshTTL: time.Hour, SessionTTL: 24 * time.Hour}, logger)
-	return &env{svc: svc, tokens: tokens, users: users}
+	users, events := newFakeUsers(), &fakeEvents{}
+	svc := auth.NewService(users, store, auth.NewLimiter(db), tokens, events, auth.Config{RefreshTTL: time.Hour, SessionTTL: 24 * time.Hour}, logger)
+	return &env{svc: svc, tokens: tokens, users: users, events: events}
 }
 
 // signup creates a user with the given role and starts a session.

@@ -23,6 +23,7 @@ type Users interface {
 	Authenticate(ctx context.Context, email, password string) (user.User, error)
 	ByID(ctx context.Context, id string) (user.User, error)
 	ChangePassword(ctx context.Context, id, current, next, bySession string) error
+	SetRole(ctx context.Context, actorID, userID string, role user.Role) (user.User, error)
 }
 
 // Payload is what signup, login and refresh return.
@@ -58,14 +59,16 @@ type Service struct {
 	store   *Store
 	limiter *Limiter
 	tokens  *Tokens
+	events  Events
 	cfg     Config
 	logger  *slog.Logger
 	now     func() time.Time
 }
 
-// NewService wires the auth service.
-func NewService(users Users, store *Store, limiter *Limiter, tokens *Tokens, cfg Config, logger *slog.Logger) *Service {
-	return &Service{users: users, store: store, limiter: limiter, tokens: tokens, cfg: cfg, logger: logger, now: time.Now}
+// NewService wires the auth service. events hears of every ended session
+// and role change.
+func NewService(users Users, store *Store, limiter *Limiter, tokens *Tokens, events Events, cfg Config, logger *slog.Logger) *Service {
+	return &Service{users: users, store: store, limiter: limiter, tokens: tokens, events: events, cfg: cfg, logger: logger, now: time.Now}
 }
 
 var (
@@ -244,7 +247,7 @@ func (s *Service) Refresh(ctx context.Context, raw string, d Delivery) (Payload,
 	}
 	p, err := s.issue(ctx, u, ss, hash, now, d)
 	if errors.Is(err, errReused) {
-		if err := s.store.revokeSession(ctx, ss.ID, now); err != nil {
+		if err := s.revoke(ctx, ss.UserID, now, ss.ID); err != nil {
 			return Payload{}, err
 		}
 		s.logger.WarnContext(ctx, "refresh token reuse; session ended", "session", ss.ID, "user", ss.UserID)
@@ -279,7 +282,7 @@ func (s *Service) Logout(ctx context.Context, refreshToken *string) error {
 		return err
 	}
 	now := s.now().UTC()
-	if err := s.store.revokeSession(ctx, v.SessionID, now); err != nil {
+	if err := s.revoke(ctx, v.User.ID, now, v.SessionID); err != nil {
 		return err
 	}
 	s.clearCookies(ctx)
@@ -297,7 +300,7 @@ func (s *Service) Logout(ctx context.Context, refreshToken *string) error {
 	if err != nil || other.UserID != v.User.ID {
 		return nil
 	}
-	return s.store.revokeSession(ctx, other.ID, now)
+	return s.revoke(ctx, v.User.ID, now, other.ID)
 }
 
 // Viewer returns the caller behind a live session, doing the session check at

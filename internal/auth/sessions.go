@@ -77,7 +77,7 @@ func (s *Service) RevokeSession(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.revokeSession(ctx, ss.ID, s.now().UTC()); err != nil {
+	if err := s.revoke(ctx, v.User.ID, s.now().UTC(), ss.ID); err != nil {
 		return err
 	}
 	if ss.ID == v.SessionID {
@@ -107,15 +107,13 @@ func (s *Service) revokeAll(ctx context.Context, userID, keep string) error {
 	if err != nil {
 		return err
 	}
+	ids := make([]string, 0, len(list))
 	for _, ss := range list {
-		if ss.ID == keep {
-			continue
-		}
-		if err := s.store.revokeSession(ctx, ss.ID, now); err != nil {
-			return err
+		if ss.ID != keep {
+			ids = append(ids, ss.ID)
 		}
 	}
-	return nil
+	return s.revoke(ctx, userID, now, ids...)
 }
 
 // ChangePassword sets a new password and ends every other session of the

@@ -49,10 +49,38 @@ func (s *Service) WebsocketInit(ctx context.Context, authorization string) (cont
 	return ctx, &v, st.principal.ExpiresAt, nil
 }
 
-// StillLive checks afresh (not from the connection's memo) that a long-lived
-// connection's session is live and its user still exists.
-// Errors: UNAUTHENTICATED.
-func (s *Service) StillLive(ctx context.Context, v Viewer) error {
-	_, err := s.check(ctx, Principal{UserID: v.User.ID, SessionID: v.SessionID})
-	return err
+// Recheck checks afresh (not from the connection's memo) that a long-lived
+// connection's session is live, its user still exists, and each of rules
+// (those of the connection's running subscriptions) still lets the user, as
+// stored now, through.
+// Errors: UNAUTHENTICATED, FORBIDDEN.
+func (s *Service) Recheck(ctx context.Context, v Viewer, rules []Rule) error {
+	now, err := s.check(ctx, Principal{UserID: v.User.ID, SessionID: v.SessionID})
+	if err != nil {
+		return err
+	}
+	for _, r := range rules {
+		// A subscription's root field has no parent object to own.
+		if err := r.admits(nil, now, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ForOperation gives one operation on a long-lived connection its own
+// session check: the connection's verified principal stays, its memo does
+// not, so the operation sees the session and the user as they are now,
+// exactly as one HTTP request does. A principal whose access token has
+// expired meanwhile counts as that token's failure.
+func (s *Service) ForOperation(ctx context.Context) context.Context {
+	st := stateFrom(ctx)
+	if st == nil {
+		return ctx
+	}
+	fresh := &requestState{principal: st.principal, failure: st.failure, client: st.client, cookies: st.cookies}
+	if p := fresh.principal; p != nil && !s.now().Before(p.ExpiresAt) {
+		fresh.principal, fresh.failure = nil, ErrTokenExpired
+	}
+	return withState(ctx, fresh)
 }

@@ -1,13 +1,14 @@
 // Package events carries domain events to live subscribers: an in-process
 // bus, enough for one instance. Several instances need a shared broker
-// (MongoDB change streams on a replica set, Redis, NATS) behind the same two
-// interfaces, course.Events and purchase.Events; see README.md.
+// (MongoDB change streams on a replica set, Redis, NATS) behind the same
+// interfaces, course.Events, purchase.Events and auth.Events; see README.md.
 package events
 
 import (
 	"context"
 	"sync"
 
+	"github.com/coursehub/coursehub/internal/auth"
 	"github.com/coursehub/coursehub/internal/course"
 	"github.com/coursehub/coursehub/internal/purchase"
 )
@@ -20,6 +21,7 @@ const buffer = 16
 type Bus struct {
 	courses   topic[course.Course]
 	purchases topic[purchase.Purchase]
+	access    signals
 }
 
 // NewBus returns an empty bus.
@@ -28,6 +30,7 @@ func NewBus() *Bus { return &Bus{} }
 var (
 	_ course.Events   = (*Bus)(nil)
 	_ purchase.Events = (*Bus)(nil)
+	_ auth.Events     = (*Bus)(nil)
 )
 
 // CoursePublished announces that a course became published.
@@ -44,6 +47,61 @@ func (b *Bus) SubscribeCoursePublished(ctx context.Context) <-chan *course.Cours
 // SubscribePurchaseMade streams new purchases until ctx ends.
 func (b *Bus) SubscribePurchaseMade(ctx context.Context) <-chan *purchase.Purchase {
 	return b.purchases.subscribe(ctx)
+}
+
+// AccessChanged announces that a session of userID ended or their role
+// changed.
+func (b *Bus) AccessChanged(_ context.Context, userID string) { b.access.signal(userID) }
+
+// SubscribeAccessChanged signals each change of userID's access until ctx
+// ends, then closes the channel. One pending signal stands for any number of
+// changes: a subscriber re-reads the current state, so it needs to know only
+// that something changed since it last looked.
+func (b *Bus) SubscribeAccessChanged(ctx context.Context, userID string) <-chan struct{} {
+	return b.access.subscribe(ctx, userID)
+}
+
+// signals wakes up the subscribers of one key, without payload.
+type signals struct {
+	mu   sync.Mutex
+	subs map[string]map[chan struct{}]struct{}
+}
+
+func (s *signals) subscribe(ctx context.Context, key string) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	s.mu.Lock()
+	if s.subs == nil {
+		s.subs = map[string]map[chan struct{}]struct{}{}
+	}
+	if s.subs[key] == nil {
+		s.subs[key] = map[chan struct{}]struct{}{}
+	}
+	s.subs[key][ch] = struct{}{}
+	s.mu.Unlock()
+	// One goroutine per subscription, as in topic: a subscription kept
+	// past its connection shows up in a goroutine count.
+	go func() {
+		<-ctx.Done()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.subs[key], ch)
+		if len(s.subs[key]) == 0 {
+			delete(s.subs, key)
+		}
+		close(ch)
+	}()
+	return ch
+}
+
+func (s *signals) signal(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ch := range s.subs[key] {
+		select {
+		case ch <- struct{}{}:
+		default: // a signal is already pending: it covers this change too
+		}
+	}
 }
 
 // topic fans one kind of event out to its subscribers.

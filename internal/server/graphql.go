@@ -16,6 +16,7 @@ import (
 
 	"github.com/coursehub/coursehub/graph"
 	"github.com/coursehub/coursehub/internal/apperr"
+	"github.com/coursehub/coursehub/internal/auth"
 	"github.com/coursehub/coursehub/internal/user"
 )
 
@@ -30,8 +31,12 @@ func newGraphQLHandler(d Deps) *handler.Server {
 		Resolvers: d.Resolver,
 		Directives: graph.DirectiveRoot{
 			Auth: func(ctx context.Context, obj any, next graphql.Resolver, requires *user.Role, allowOwner bool) (any, error) {
+				release := trackSubscription(ctx, auth.NewRule(requires, allowOwner))
 				res, err := d.Resolver.Auth.Directive(ctx, obj, next, requires, allowOwner)
-				closeOnRefusal(ctx, err)
+				if err != nil {
+					release()
+					closeOnRefusal(ctx, err)
+				}
 				return res, err
 			},
 			Public: func(ctx context.Context, _ any, next graphql.Resolver) (any, error) { return next(ctx) },
@@ -66,6 +71,11 @@ func newGraphQLHandler(d Deps) *handler.Server {
 				name = oc.Operation.Name
 			}
 			setOperationName(ctx, name)
+		}
+		if wsConnFrom(ctx) != nil {
+			// A socket's operations each check the session afresh, as
+			// every HTTP request does; the connection keeps only who it is.
+			ctx = d.Resolver.Auth.ForOperation(ctx)
 		}
 		return next(d.Resolver.WithLoaders(ctx))
 	})

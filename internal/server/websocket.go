@@ -29,10 +29,12 @@ const wsKeepAlive = 15 * time.Second
 
 // wsConn is a handle on one WebSocket connection, so that code outside the
 // transport (the @auth directive, the session watcher) can close it with a
-// protocol close code.
+// protocol close code, and the @auth rules of its running subscriptions, so
+// that the watcher can tell when one no longer holds.
 type wsConn struct {
-	mu   sync.Mutex
-	conn transport.WebsocketConn
+	mu    sync.Mutex
+	conn  transport.WebsocketConn
+	rules map[*auth.Rule]struct{}
 }
 
 type wsConnKey struct{}
@@ -49,6 +51,48 @@ func (c *wsConn) close(code int, reason string) {
 	if c.conn != nil {
 		_ = c.conn.WriteClose(code, reason)
 	}
+}
+
+// trackSubscription records the @auth rule of a subscription that is about
+// to start on ctx's socket, until the subscription ends or release is
+// called (when the rule refuses it). It is recorded before the rule is
+// checked: a change announced after that check is then re-checked against
+// it, and one announced before is what the check saw. Anything but a
+// subscription's root field on a socket is not tracked.
+func trackSubscription(ctx context.Context, r auth.Rule) (release func()) {
+	c := wsConnFrom(ctx)
+	if fc := graphql.GetFieldContext(ctx); c == nil || fc == nil || fc.Object != "Subscription" {
+		return func() {}
+	}
+	key := &r
+	c.mu.Lock()
+	if c.rules == nil {
+		c.rules = map[*auth.Rule]struct{}{}
+	}
+	c.rules[key] = struct{}{}
+	c.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { c.untrack(key) })
+	return func() {
+		stop()
+		c.untrack(key)
+	}
+}
+
+func (c *wsConn) untrack(key *auth.Rule) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.rules, key)
+}
+
+// runningRules returns the rules of the running subscriptions.
+func (c *wsConn) runningRules() []auth.Rule {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]auth.Rule, 0, len(c.rules))
+	for r := range c.rules {
+		out = append(out, *r)
+	}
+	return out
 }
 
 // wsAccept accepts the upgrade and records the connection in its handle. The
@@ -118,7 +162,10 @@ func websocketTransport(a *auth.Service, checkEvery time.Duration, logger *slog.
 			}
 			if viewer != nil {
 				if c := wsConnFrom(ctx); c != nil {
-					go watchSession(ctx, c, a, *viewer, expires, checkEvery, logger)
+					// Subscribed before the ack, so before any subscription
+					// can start: no change that concerns one is missed.
+					changes := a.AccessChanges(ctx, viewer.User.ID)
+					go watchSession(ctx, c, a, *viewer, expires, changes, checkEvery, logger)
 				}
 			}
 			return ctx, nil, nil
@@ -127,13 +174,34 @@ func websocketTransport(a *auth.Service, checkEvery time.Duration, logger *slog.
 }
 
 // watchSession closes a signed-in connection with 4401 when its access token
-// expires or its session ends (logout, revocation, a password change): the
-// client reconnects with a fresh token, or not at all.
-func watchSession(ctx context.Context, c *wsConn, a *auth.Service, v auth.Viewer, expires time.Time, every time.Duration, logger *slog.Logger) {
+// expires or its session ends (logout, revocation, a password change), and
+// with 4403 when a running subscription's @auth rule no longer admits its
+// user (a demoted admin's purchaseMade): the client reconnects with a fresh
+// token, or not at all. It re-checks at once when changes announces a change
+// of the user's access, and every interval in any case, for changes made on
+// other instances.
+func watchSession(ctx context.Context, c *wsConn, a *auth.Service, v auth.Viewer, expires time.Time, changes <-chan struct{}, every time.Duration, logger *slog.Logger) {
 	expiry := time.NewTimer(time.Until(expires))
 	defer expiry.Stop()
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	// recheck reports whether it closed the connection.
+	recheck := func() bool {
+		err := a.Recheck(ctx, v, c.runningRules())
+		switch {
+		case err == nil:
+			return false
+		case apperr.IsCode(err, apperr.Unauthenticated):
+			c.close(closeUnauthorized, "session ended")
+			return true
+		case apperr.IsCode(err, apperr.Forbidden):
+			c.close(closeForbidden, apperr.MessageOf(err))
+			return true
+		case ctx.Err() == nil:
+			logger.WarnContext(ctx, "websocket session check failed", "err", err)
+		}
+		return false
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -141,14 +209,13 @@ func watchSession(ctx context.Context, c *wsConn, a *auth.Service, v auth.Viewer
 		case <-expiry.C:
 			c.close(closeUnauthorized, "access token expired")
 			return
-		case <-tick.C:
-			err := a.StillLive(ctx, v)
-			if apperr.IsCode(err, apperr.Unauthenticated) {
-				c.close(closeUnauthorized, "session ended")
+		case _, ok := <-changes:
+			if !ok || recheck() {
 				return
 			}
-			if err != nil {
-				logger.WarnContext(ctx, "websocket session check failed", "err", err)
+		case <-tick.C:
+			if recheck() {
+				return
 			}
 		}
 	}
