@@ -439,10 +439,12 @@ func TestFirstAdmin(t *testing.T) {
 		accLogin(t, s, adminEmail, "admin-password-2").mustCode(t, "UNAUTHENTICATED")
 	})
 
+	// An existing account is promoted only with its own password as
+	// ADMIN_PASSWORD (another password: TestTrustAdminEmailExistingAccount).
 	t.Run("ExistingAccountPromoted", func(t *testing.T) {
 		dir := t.TempDir()
 		s1 := mustStartServer(t, map[string]string{"DATA_DIR": dir})
-		u := s1.mustSignup(t, "boss@example.com", "boss-old-password", "Boss")
+		u := s1.mustSignup(t, "boss@example.com", "boss-own-password", "Boss")
 		if u.User.Role != "USER" {
 			t.Fatalf("role = %q, want USER", u.User.Role)
 		}
@@ -453,9 +455,9 @@ func TestFirstAdmin(t *testing.T) {
 		s2 := mustStartServer(t, map[string]string{
 			"DATA_DIR":       dir,
 			"ADMIN_EMAIL":    " Boss@Example.COM ",
-			"ADMIN_PASSWORD": "boss-env-password",
+			"ADMIN_PASSWORD": "boss-own-password",
 		})
-		p := s2.mustLogin(t, "boss@example.com", "boss-old-password")
+		p := s2.mustLogin(t, "boss@example.com", "boss-own-password")
 		if p.User.ID != u.User.ID {
 			t.Errorf("id = %s after promotion, want %s (same account)", p.User.ID, u.User.ID)
 		}

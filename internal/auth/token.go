@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -32,6 +33,33 @@ type Claims struct {
 	// Role at the time of issue. Informational only: authorization uses the
 	// role read from the database, so a role change applies at once.
 	Role user.Role `json:"role"`
+}
+
+// numericDates are the claims RFC 7519 makes NumericDates.
+var numericDates = []string{"exp", "iat", "nbf"}
+
+// UnmarshalJSON refuses a NumericDate claim that is not a JSON number.
+// golang-jwt's NumericDate also takes a string of digits ("exp":"1700000000")
+// and null (which would read as a missing claim); RFC 7519 allows neither.
+func (c *Claims) UnmarshalJSON(b []byte) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return err
+	}
+	for _, name := range numericDates {
+		if v, ok := fields[name]; ok && !isJSONNumber(v) {
+			return fmt.Errorf("claim %s is not a number", name)
+		}
+	}
+	type plain Claims // without this method
+	return json.Unmarshal(b, (*plain)(c))
+}
+
+// isJSONNumber reports whether v, one JSON value, is a number: JSON numbers,
+// and nothing else, start with a minus sign or a digit.
+func isJSONNumber(v json.RawMessage) bool {
+	v = bytes.TrimLeft(v, " \t\r\n")
+	return len(v) > 0 && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9'))
 }
 
 // TokenConfig configures access tokens. Exactly one key signs: the Ed25519
@@ -203,6 +231,12 @@ func (t *Tokens) Verify(raw string) (Claims, error) {
 	}
 	var claims Claims
 	_, err := t.parser.ParseWithClaims(raw, &claims, func(tok *jwt.Token) (any, error) {
+		if _, ok := tok.Header["crit"]; ok {
+			// RFC 7515 4.1.11: an extension listed in crit must be
+			// understood, or the token refused. We understand none (and
+			// golang-jwt would ignore them, b64 included).
+			return nil, errors.New("critical header extensions are not supported")
+		}
 		kid, _ := tok.Header["kid"].(string)
 		k, ok := t.keys[kid]
 		if !ok {

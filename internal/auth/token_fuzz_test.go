@@ -152,6 +152,9 @@ func FuzzVerifyToken(f *testing.F) {
 		})),
 		sign(f, hs256, testSecret, kid, withClaims(func(c jwt.MapClaims) { delete(c, "sid") })),
 		sign(f, hs256, testSecret, kid, withClaims(func(c jwt.MapClaims) { c["exp"] = "tomorrow" })),
+		// RFC edge cases: NumericDate as a string of digits, a crit header.
+		sign(f, hs256, testSecret, kid, withClaims(func(c jwt.MapClaims) { c["exp"] = "4102444800" })),
+		signWithHeader(f, kid, map[string]any{"crit": []string{"b64"}, "b64": false}, validClaims()),
 	} {
 		f.Add(seed, uint16(0), byte('A'))
 	}

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,21 @@ func sign(tb testing.TB, method jwt.SigningMethod, key any, kid string, claims j
 	s, err := tok.SignedString(key)
 	if err != nil {
 		tb.Fatalf("sign %s: %v", method.Alg(), err)
+	}
+	return s
+}
+
+// signWithHeader is sign with extra header parameters.
+func signWithHeader(tb testing.TB, kid string, header map[string]any, claims jwt.MapClaims) string {
+	tb.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+	tok.Header["kid"] = kid
+	for k, v := range header {
+		tok.Header[k] = v
+	}
+	s, err := tok.SignedString(testSecret)
+	if err != nil {
+		tb.Fatalf("sign: %v", err)
 	}
 	return s
 }
@@ -290,6 +306,39 @@ func TestVerify(t *testing.T) {
 		{"ErrExpClaimNotANumber", sign(t, hs256, testSecret, kid, withClaims(func(c jwt.MapClaims) {
 			c["exp"] = "tomorrow"
 		})), ErrTokenMalformed},
+		// RFC 7519 NumericDate is a JSON number; golang-jwt alone also
+		// takes a string of digits.
+		{"ErrExpNumericString", sign(t, hs256, testSecret, kid, withClaims(func(c jwt.MapClaims) {
+			c["exp"] = strconv.FormatInt(testNow.Add(testTTL).Unix(), 10)
+		})), ErrTokenMalformed},
+		{"ErrIatNumericString", sign(t, hs256, testSecret, kid, withClaims(func(c jwt.MapClaims) {
+			c["iat"] = strconv.FormatInt(testNow.Unix(), 10)
+		})), ErrTokenMalformed},
+		{"ErrNbfNumericString", sign(t, hs256, testSecret, kid, withClaims(func(c jwt.MapClaims) {
+			c["nbf"] = strconv.FormatInt(testNow.Unix(), 10)
+		})), ErrTokenMalformed},
+		{"ErrExpFractionalString", sign(t, hs256, testSecret, kid, withClaims(func(c jwt.MapClaims) {
+			c["exp"] = strconv.FormatInt(testNow.Add(testTTL).Unix(), 10) + ".5"
+		})), ErrTokenMalformed},
+		{"ErrExpNull", sign(t, hs256, testSecret, kid, withClaims(func(c jwt.MapClaims) {
+			c["exp"] = nil
+		})), ErrTokenMalformed},
+		{"ErrExpBoolean", sign(t, hs256, testSecret, kid, withClaims(func(c jwt.MapClaims) {
+			c["exp"] = true
+		})), ErrTokenMalformed},
+		{"OKExpFractional", sign(t, hs256, testSecret, kid, withClaims(func(c jwt.MapClaims) {
+			c["exp"] = float64(testNow.Add(testTTL).Unix()) + 0.5
+		})), nil},
+
+		// RFC 7515 4.1.11: a crit header naming an extension the verifier
+		// does not understand must be refused; we understand none.
+		{"ErrCritUnknownExtension", signWithHeader(t, kid, map[string]any{
+			"crit": []string{"urn:example:must-check"}, "urn:example:must-check": true}, validClaims()), ErrTokenInvalid},
+		{"ErrCritUnencodedPayload", signWithHeader(t, kid, map[string]any{
+			"crit": []string{"b64"}, "b64": true}, validClaims()), ErrTokenInvalid},
+		{"ErrCritEmpty", signWithHeader(t, kid, map[string]any{"crit": []string{}}, validClaims()), ErrTokenInvalid},
+		{"ErrCritNotAList", signWithHeader(t, kid, map[string]any{"crit": "exp"}, validClaims()), ErrTokenInvalid},
+		{"ErrCritNull", signWithHeader(t, kid, map[string]any{"crit": nil}, validClaims()), ErrTokenInvalid},
 
 		{"ErrExpiredBeyondLeeway", sign(t, hs256, testSecret, kid, withClaims(func(c jwt.MapClaims) {
 			c["iat"] = testNow.Add(-time.Hour).Unix()

@@ -101,17 +101,31 @@ var codeAliases = map[string]apperr.Code{
 // tokenLimit matches the parser's refusal, which names the limit.
 var tokenLimit = regexp.MustCompile(`^exceeded token limit`)
 
-// valueEchoes are the gqlparser messages that quote a submitted value (a
-// password typed as a literal of the wrong type, say), with what we say
-// instead: the same sentence without the value.
+// valueEchoes are the gqlgen and gqlparser messages that quote what the
+// caller sent (a password typed as a literal of the wrong type, a 100 KB
+// operationName), with what we say instead: the same sentence without it.
+// Names written in the document itself (fields, arguments, types,
+// variables, fragments) are still quoted: the grammar keeps them to
+// letters, digits and underscores, the document limits bound their length,
+// and the messages are useless without them.
 var valueEchoes = []struct {
 	re   *regexp.Regexp
 	with string
 }{
+	// gqlgen's executor, on operationName (a JSON string, not a document
+	// name: any length, any characters). Checked first: such a name could
+	// look like any of the sentences below.
+	{regexp.MustCompile(`^operation  not found$`), "the document has several operations: operationName must name the one to run"},
+	{regexp.MustCompile(`^operation (?s:.+) not found$`), "the document has no operation of the given operationName"},
 	{regexp.MustCompile(`^(.+?) cannot represent (.+?) value: (?s:.*)$`), "$1 cannot represent $2 value"},
 	{regexp.MustCompile(`^Expected value of type "([^"]+)", found (?s:.*)$`), `Expected value of type "$1"`},
 	{regexp.MustCompile(`^Value "(?s:.*)" does not exist in "([^"]+)" enum\.$`), `Value does not exist in "$1" enum`},
+	// The same with suggestions on: they name the schema's values only.
+	{regexp.MustCompile(`^Value "(?s:.*)" does not exist in "([^"]+)" enum\. (Did you mean the enum value [^"]*(?:"\w+"[^"]*)+\?)$`),
+		`Value does not exist in "$1" enum. $2`},
 	{regexp.MustCompile(`^(?s:.*) is not a valid (\w+)$`), "value is not a valid $1"},
+	// gqlparser's variable check, on a float ID such as 1e300.
+	{regexp.MustCompile(`^cannot use (?s:.*) as ID: integers beyond 2\^53-1 (?s:.*)$`), "cannot use a number beyond 2^53-1 as ID"},
 }
 
 // withoutValues rewrites a message that would quote a submitted value.

@@ -13,6 +13,17 @@ func TestWithoutValues(t *testing.T) {
 		{`Expected value of type "LoginInput!", found {a: "hunter2"}.`, `Expected value of type "LoginInput!"`},
 		{`Value "hunter2" does not exist in "Role!" enum.`, `Value does not exist in "Role!" enum`},
 		{"hunter2 is not a valid Role", "value is not a valid Role"},
+		{`Value "hunter2" does not exist in "Role!" enum. Did you mean the enum value "ADMIN"?`,
+			`Value does not exist in "Role!" enum. Did you mean the enum value "ADMIN"?`},
+		{`Value "ADMN" does not exist in "Role!" enum. Did you mean the enum value "ADMIN" or "USER"?`,
+			`Value does not exist in "Role!" enum. Did you mean the enum value "ADMIN" or "USER"?`},
+		{"operation hunter2 not found", "the document has no operation of the given operationName"},
+		{"operation <b>hunter2\nis not a valid Role not found", "the document has no operation of the given operationName"},
+		{"operation x cannot represent y value: hunter2 not found", "the document has no operation of the given operationName"},
+		{"operation  not found", "the document has several operations: operationName must name the one to run"},
+		{"cannot use 7.3317331e+300 as ID: integers beyond 2^53-1 may have been rounded; decode variables with json.Decoder.UseNumber",
+			"cannot use a number beyond 2^53-1 as ID"},
+		{"cannot use float64 as ID", "cannot use float64 as ID"},
 		{`Cannot query field "nope" on type "Query".`, `Cannot query field "nope" on type "Query".`},
 	}
 	for _, tt := range tests {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coursehub/coursehub/internal/apperr"
+	"github.com/coursehub/coursehub/internal/auth"
 )
 
 type ctxKey int
@@ -197,4 +198,39 @@ func deadline(d time.Duration) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
+}
+
+// graphqlPath is where the API answers.
+const graphqlPath = "/graphql"
+
+// noSharedCache keeps GraphQL answers out of shared caches: every answer
+// varies on the credentials, and one to a request that carried any (an
+// Authorization header or one of our auth cookies, valid or not) is
+// private, no-store, so a proxy or CDN never hands one caller's answer to
+// another and no browser keeps it on disk. Anonymous answers get no max-age.
+func noSharedCache(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == graphqlPath {
+			h := w.Header()
+			h.Add("Vary", "Authorization, Cookie")
+			if carriesCredentials(r) {
+				h.Set("Cache-Control", "private, no-store")
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// carriesCredentials reports whether r has an Authorization header or an
+// auth cookie, whatever their values.
+func carriesCredentials(r *http.Request) bool {
+	if len(r.Header.Values("Authorization")) > 0 {
+		return true
+	}
+	for _, name := range []string{auth.AccessCookie, auth.RefreshCookie} {
+		if _, err := r.Cookie(name); err == nil {
+			return true
+		}
+	}
+	return false
 }

@@ -59,6 +59,7 @@ func New(d Deps) http.Handler {
 	h = deadline(d.RequestTimeout)(h)
 	h = limitBody(d.MaxBodyBytes)(h)
 	h = cors(d.CORSOrigins)(h)
+	h = noSharedCache(h)
 	h = accessLog(d.Logger)(h)
 	h = recoverPanics(d.Logger)(h)
 	h = requestID(h)
@@ -68,8 +69,8 @@ func New(d Deps) http.Handler {
 // addRoutes is the whole HTTP surface in one place.
 func addRoutes(mux *http.ServeMux, d Deps) {
 	gql := newGraphQLHandler(d)
-	mux.Handle("POST /graphql", gql)
-	mux.Handle("GET /graphql", gql)
+	mux.Handle("POST "+graphqlPath, gql)
+	mux.Handle("GET "+graphqlPath, gql)
 	if d.IDE {
 		h := ide.Handler()
 		mux.Handle("GET /{$}", h)

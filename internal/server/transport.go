@@ -29,7 +29,8 @@ import (
 // (no Accept, */*, application/json) gets application/json, with 200 for
 // every well-formed request. Requests the server cannot read get 400 (bad
 // JSON, bad parameters, no query), 405 (a mutation over GET), 406 (an Accept
-// we cannot serve), 413 (too large) or 415 (not JSON).
+// we cannot serve), 413 (too large) or 415 (not JSON). A subscription is a
+// request error on both: it is served over WebSocket only.
 
 const (
 	mediaJSON            = "application/json"
@@ -165,12 +166,17 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 				errcode.Set(e, errcode.ValidationFailed)
 			}
 		}
-		status := http.StatusOK
-		if media == mediaGraphQLResponse {
-			status = http.StatusBadRequest
-		}
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
-		writeRequestErrors(w, status, media, resp.Errors)
+		writeRequestErrors(w, requestErrorStatus(media), media, resp.Errors)
+		return
+	}
+	if opCtx.Operation.Operation == ast.Subscription {
+		// Over plain HTTP a subscription would wait for its first event
+		// until the request deadline and then answer null.
+		writeRequestErrors(w, requestErrorStatus(media), media, gqlerror.List{{
+			Message:    "subscriptions are served over WebSocket (graphql-transport-ws) on /graphql, not over plain HTTP",
+			Extensions: map[string]any{"code": string(apperr.GraphQLValidationFailed)},
+		}})
 		return
 	}
 	if queryOnly && opCtx.Operation.Operation != ast.Query {
@@ -182,6 +188,16 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	writeResponse(w, http.StatusOK, media, responses(ctx))
+}
+
+// requestErrorStatus is the status of a well-formed request that is refused
+// before it runs: 400 for the GraphQL-over-HTTP media type, 200 for
+// application/json (whose clients read the errors from the body).
+func requestErrorStatus(media string) int {
+	if media == mediaGraphQLResponse {
+		return http.StatusBadRequest
+	}
+	return http.StatusOK
 }
 
 // responseMedia picks the response media type from Accept: the

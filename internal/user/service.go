@@ -2,6 +2,7 @@ package user
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -138,31 +139,49 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, bySessi
 	return s.store.SetPasswordHash(ctx, id, newHash, bySession, s.now().UTC().Truncate(time.Millisecond))
 }
 
+// ErrAdminPasswordMismatch is EnsureAdmin's refusal to promote an account
+// whose password is not ADMIN_PASSWORD: whoever signed up first with the
+// future admin's address would otherwise become admin.
+var ErrAdminPasswordMismatch = errors.New("ADMIN_EMAIL names an existing account whose password is not ADMIN_PASSWORD, " +
+	"so it is not made an admin: if the account is yours, sign in as it and change its password to ADMIN_PASSWORD, " +
+	"then restart; otherwise set ADMIN_EMAIL to another address")
+
 // EnsureAdmin makes email an admin: it creates the account with password if
-// it is missing and promotes it if it exists (its password is left alone).
+// it is missing, and promotes an existing USER account only if password is
+// its password. An account that is already ADMIN is left as it is, whatever
+// its password (its admin may have changed it since).
+// Errors: ErrAdminPasswordMismatch; BAD_USER_INPUT (email, password).
 func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (User, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return User{}, fmt.Errorf("ADMIN_EMAIL: %w", err)
 	}
-	u, _, err := s.store.ByEmail(ctx, email)
+	u, hash, err := s.store.ByEmail(ctx, email)
 	if apperr.IsCode(err, apperr.NotFound) {
 		u, err = s.create(ctx, email, "Admin", password, RoleAdmin)
-		if apperr.IsCode(err, apperr.Conflict) {
-			// Another instance created it first; promote what it made.
-			u, _, err = s.store.ByEmail(ctx, email)
-		} else {
+		if !apperr.IsCode(err, apperr.Conflict) {
 			if err != nil {
 				return User{}, fmt.Errorf("ADMIN_PASSWORD: %w", err)
 			}
 			return u, nil
 		}
+		// Someone created the account first: another instance starting
+		// with the same settings (an admin already, with this password),
+		// or a signup, which the password check below keeps out.
+		u, hash, err = s.store.ByEmail(ctx, email)
 	}
 	if err != nil {
 		return User{}, err
 	}
 	if u.Role == RoleAdmin {
 		return u, nil
+	}
+	ok, err := s.hasher.Compare(ctx, hash, password)
+	if err != nil {
+		return User{}, fmt.Errorf("ADMIN_PASSWORD: %w", err)
+	}
+	if !ok {
+		return User{}, ErrAdminPasswordMismatch
 	}
 	return s.store.SetRole(ctx, u.ID, RoleAdmin, s.now().UTC().Truncate(time.Millisecond))
 }

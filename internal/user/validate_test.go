@@ -64,6 +64,56 @@ func TestNormalizeEmail(t *testing.T) {
 		{"ErrOperatorShaped", `{"$ne": null}`, ""},
 		{"ErrRegexShaped", ".*@.*", ""},
 		{"Err255Bytes", local + "@" + "c" + domain254, ""},
+
+		// Unicode compatibility forms are the same account.
+		{"OKFullWidthFolded", "\uff21lice@\uff25xample.com", "alice@example.com"},
+		{"OKFullWidthAtSign", "alice\uff20example.com", "alice@example.com"},
+		{"OKLigatureFolded", "\ufb01nn@example.com", "finn@example.com"},
+		{"OKComposed", "jose\u0301@example.com", "jos\u00e9@example.com"},
+		{"OKInternational", "J\u00f6rg@B\u00fccher.example", "j\u00f6rg@b\u00fccher.example"},
+		{"OKNoBreakSpaceAround", "\u00a0alice@example.com\u00a0", "alice@example.com"},
+
+		// Invisible characters (Cf, format): two accounts could look alike.
+		{"ErrZeroWidthSpace", "ali\u200bce@example.com", ""},
+		{"ErrZeroWidthNonJoiner", "ali\u200cce@example.com", ""},
+		{"ErrZeroWidthJoiner", "alice\u200d@example.com", ""},
+		{"ErrWordJoiner", "alice@exam\u2060ple.com", ""},
+		{"ErrByteOrderMark", "\ufeffalice@example.com", ""},
+		{"ErrByteOrderMarkAtEnd", "alice@example.com\ufeff", ""},
+		{"ErrSoftHyphen", "al\u00adice@example.com", ""},
+		{"ErrLeftToRightMark", "alice\u200e@example.com", ""},
+		{"ErrRightToLeftMark", "alice@\u200fexample.com", ""},
+		{"ErrArabicLetterMark", "alice\u061c@example.com", ""},
+		{"ErrRightToLeftOverride", "alice\u202e@example.com", ""},
+		{"ErrLeftToRightEmbedding", "\u202aalice@example.com", ""},
+		{"ErrRightToLeftIsolate", "alice\u2067@example.com", ""},
+		{"ErrPopDirectionalIsolate", "alice\u2069@example.com", ""},
+		{"ErrMongolianVowelSeparator", "alice\u180e@example.com", ""},
+		{"ErrInvisibleTimes", "alice\u2062@example.com", ""},
+		{"ErrTagCharacter", "alice\U000e0041@example.com", ""},
+		{"ErrInterlinearAnnotation", "alice\ufff9@example.com", ""},
+		// Other spaces and separators (Z), inside the address.
+		{"ErrNoBreakSpaceInside", "ali\u00a0ce@example.com", ""},
+		{"ErrEmQuad", "alice\u2001@example.com", ""},
+		{"ErrThinSpace", "alice\u2009@example.com", ""},
+		{"ErrNarrowNoBreakSpace", "alice\u202f@example.com", ""},
+		{"ErrIdeographicSpace", "alice\u3000@example.com", ""},
+		{"ErrOghamSpace", "alice\u1680@example.com", ""},
+		{"ErrLineSeparator", "alice\u2028@example.com", ""},
+		{"ErrParagraphSeparator", "alice\u2029@example.com", ""},
+		// Controls (Cc) beyond ASCII, and what draws nothing in other ways.
+		{"ErrC1NextLine", "alice\u0085@example.com", ""},
+		{"ErrC1Control", "alice\u009b@example.com", ""},
+		{"ErrCombiningGraphemeJoiner", "alice\u034f@example.com", ""},
+		{"ErrVariationSelector", "alice\ufe0f@example.com", ""},
+		{"ErrVariationSelectorSupplement", "alice\U000e0100@example.com", ""},
+		{"ErrHangulFiller", "alice\u3164@example.com", ""},
+		{"ErrHalfwidthHangulFiller", "alice\uffa0@example.com", ""},
+		{"ErrHangulChoseongFiller", "alice\u115f@example.com", ""},
+		{"ErrBraillePatternBlank", "alice\u2800@example.com", ""},
+		{"ErrPrivateUse", "alice\ue000@example.com", ""},
+		{"ErrUnassigned", "alice\U000dffff@example.com", ""},
+		{"ErrNoncharacter", "alice\uffff@example.com", ""},
 		{"ErrHuge", strings.Repeat("a", 1<<16) + "@example.com", ""},
 	}
 	for _, tt := range tests {
@@ -88,7 +138,9 @@ func TestNormalizeEmail(t *testing.T) {
 // stored and presented emails compare equal.
 func TestNormalizeEmailIdempotent(t *testing.T) {
 	t.Parallel()
-	for _, in := range []string{" Alice@Example.com ", "BOB+x@EXAMPLE.ORG"} {
+	for _, in := range []string{" Alice@Example.com ", "BOB+x@EXAMPLE.ORG", "\uff21LICE@example.com",
+		"\u1d2clice@example.com", "JOS\u0045\u0301@example.com", "\u0130stanbul@example.com", "\u1e9e@example.com",
+		"\u2126@example.com", "\u212b@example.com", "\u01c5@example.com"} {
 		once, err := user.NormalizeEmail(in)
 		if err != nil {
 			t.Fatalf("NormalizeEmail(%q): %v", in, err)
