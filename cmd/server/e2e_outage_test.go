@@ -276,3 +276,16 @@ func TestOutageShutdownTimeoutSetting(t *testing.T) {
 		})
 	}
 }
+
+// Ensure waiting for the database does not extend to a URI that can never
+// work: that still stops the program at once.
+func TestOutageBadURIFailsAtOnce(t *testing.T) {
+	start := time.Now()
+	err := mustFailToStart(t, map[string]string{"MONGODB_URI": "mongodb://127.0.0.1:1/?connectTimeoutMS=nope", "JWT_SECRET": outageSecret})
+	if took := time.Since(start); took > outageFastLimit {
+		t.Errorf("refused after %v, want at once", took)
+	}
+	if !strings.Contains(err.Error(), "connection string") {
+		t.Errorf("error %q does not say the connection string is at fault", err)
+	}
+}
