@@ -1380,7 +1380,7 @@ func TestHardeningRequestDeadline(t *testing.T) {
 			start := time.Now()
 			r := s.hlPost(t, hlDoc{query: q})
 			// About REQUEST_TIMEOUT (1 s), not DB_TIMEOUT (30 s).
-			r.mustFailInternally(t, fmt.Sprintf("request %d", i), time.Since(start), 3*time.Second)
+			r.mustFailUnavailable(t, fmt.Sprintf("request %d", i), time.Since(start), 3*time.Second)
 		}
 	})
 

@@ -634,14 +634,14 @@ func TestDatabaseGoesAway(t *testing.T) {
 		}
 	})
 
-	t.Run("ErrInternalQuickly", func(t *testing.T) {
+	t.Run("ErrUnavailableQuickly", func(t *testing.T) {
 		start := time.Now()
 		r := s.cpPost(t, "", `{ courses { edges { node { id title } } totalCount } }`, nil)
-		r.mustFailInternally(t, "courses", time.Since(start), 10*time.Second)
+		r.mustFailUnavailable(t, "courses", time.Since(start), 10*time.Second)
 
 		start = time.Now()
 		r = s.cpPost(t, "", `mutation { login(input: {email: "admin@example.com", password: "admin-password-1"}) { accessToken } }`, nil)
-		r.mustFailInternally(t, "login", time.Since(start), 10*time.Second)
+		r.mustFailUnavailable(t, "login", time.Since(start), 10*time.Second)
 	})
 
 	t.Run("HealthzStillOK", func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,8 +32,10 @@ const (
 	writeTimeout      = 30 * time.Second
 	idleTimeout       = 120 * time.Second
 	maxHeaderBytes    = 64 << 10
-	shutdownTimeout   = 15 * time.Second
 	cleanupInterval   = 10 * time.Minute
+	// setupRetryEvery spaces the attempts to set up a database that answers
+	// but failed the set-up with an error that means "unreachable".
+	setupRetryEvery = 250 * time.Millisecond
 )
 
 // run is the whole program: configuration, database, services, HTTP server,
@@ -54,7 +57,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout, _ 
 		return err
 	}
 	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		cctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()
 		if err := db.Close(cctx); err != nil {
 			logger.Warn("closing database", "err", err)
@@ -82,9 +85,40 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout, _ 
 		logger.Warn("JWT_SECRET is not set; using a generated secret kept in the data directory (set JWT_SECRET in production)")
 	}
 
-	app, err := wire(ctx, cfg, tokenCfg, db, logger)
+	ready := &readiness{db: db}
+	app, err := wire(cfg, tokenCfg, db, ready, logger)
 	if err != nil {
 		return err
+	}
+	// The embedded database answers or Open failed: set it up now, and
+	// fail start-up if that fails. An external one may be down: a server
+	// that waits for it serves sooner than one its orchestrator restarts with
+	// a growing delay. It is set up before listening if it answers at once,
+	// and otherwise in the background, with /readyz 503 and operations
+	// refused with SERVICE_UNAVAILABLE until then.
+	setupErr := make(chan error, 1)
+	setupRunning := false
+	switch {
+	case db.Embedded():
+		if err := app.setup(ctx); err != nil {
+			return err
+		}
+		ready.setUp.Store(true)
+	default:
+		wctx, cancel := context.WithTimeout(ctx, cfg.DBTimeout)
+		up := db.Monitor.WaitDecided(wctx)
+		cancel()
+		if up {
+			err := app.setup(ctx)
+			if err != nil && !mongodb.IsUnavailable(err) {
+				return err
+			}
+			ready.setUp.Store(err == nil)
+		}
+		if !ready.setUp.Load() {
+			setupRunning = true
+			go func() { setupErr <- setupLoop(ctx, db.Monitor, app.setup, ready, logger) }()
+		}
 	}
 
 	ln, err := net.Listen("tcp", cfg.Addr())
@@ -108,13 +142,21 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout, _ 
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	var fatal error
+	for fatal == nil && ctx.Err() == nil {
+		select {
+		case err := <-serveErr:
+			return fmt.Errorf("serve: %w", err)
+		case err := <-setupErr:
+			// A set-up that failed for another reason than the database's
+			// absence (a refused ADMIN_PASSWORD, say) is a configuration
+			// error: stop, as at start-up.
+			fatal, setupRunning = err, false
+		case <-ctx.Done():
+		}
 	}
 	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -122,8 +164,57 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout, _ 
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
+	if fatal != nil {
+		return fatal
+	}
+	if setupRunning {
+		<-setupErr // it ends with ctx
+	}
 	logger.Info("stopped")
 	return nil
+}
+
+// readiness is the database as the handler sees it: available once it is
+// reachable and set up (indexes, first admin).
+type readiness struct {
+	db    *mongodb.DB
+	setUp atomic.Bool
+}
+
+func (r *readiness) Available() bool                { return r.setUp.Load() && r.db.Available() }
+func (r *readiness) Ping(ctx context.Context) error { return r.db.Ping(ctx) }
+func (r *readiness) UpContext() context.Context     { return r.db.UpContext() }
+
+// setupLoop sets the database up once it is reachable, retrying while the
+// failures mean it is not. It logs the first failure and the success, not
+// every try. It returns nil once set up or when ctx ends, and any other
+// error at once.
+func setupLoop(ctx context.Context, m *mongodb.Monitor, setup func(context.Context) error, ready *readiness, logger *slog.Logger) error {
+	waiting := false
+	for {
+		if err := m.WaitUp(ctx); err != nil {
+			return nil
+		}
+		err := setup(ctx)
+		switch {
+		case err == nil:
+			ready.setUp.Store(true)
+			logger.Info("database set up; serving")
+			return nil
+		case ctx.Err() != nil:
+			return nil
+		case !mongodb.IsUnavailable(err):
+			return err
+		case !waiting:
+			waiting = true
+			logger.Warn("database set-up failed; retrying while the database is reachable", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(setupRetryEvery):
+		}
+	}
 }
 
 // app is the wired application.
@@ -131,6 +222,9 @@ type app struct {
 	handler http.Handler
 	// expiring are the stores whose expired documents the clean-up removes.
 	expiring []expirer
+	// setup creates the indexes and makes sure the first admin exists;
+	// it is idempotent, so it may be retried.
+	setup func(context.Context) error
 }
 
 // expirer deletes documents past their expiry.
@@ -138,21 +232,14 @@ type expirer interface {
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 }
 
-// wire builds stores, indexes, services and the handler, and makes sure the
-// first admin exists.
-func wire(ctx context.Context, cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, logger *slog.Logger) (app, error) {
+// wire builds stores, services and the handler, without a database call;
+// the returned app's setup does those.
+func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health server.Database, logger *slog.Logger) (app, error) {
 	userStore := user.NewMongoStore(db.Database)
 	sessionStore := auth.NewStore(db.Database)
 	courseStore := course.NewMongoStore(db.Database)
 	purchaseStore := purchase.NewMongoStore(db.Database)
 	limiter := auth.NewLimiter(db.Database)
-	for _, s := range []interface {
-		EnsureIndexes(context.Context, *slog.Logger) error
-	}{userStore, sessionStore, courseStore, purchaseStore, limiter} {
-		if err := s.EnsureIndexes(ctx, logger); err != nil {
-			return app{}, err
-		}
-	}
 
 	passwords, err := auth.NewPasswords(cfg.BcryptCost, cfg.BcryptConcurrency)
 	if err != nil {
@@ -182,12 +269,22 @@ func wire(ctx context.Context, cfg config.Config, tokenCfg auth.TokenConfig, db 
 	if !cfg.CookieSecure {
 		logger.Warn("COOKIE_SECURE=false: cookies are sent over plain http; for local development only")
 	}
-	if cfg.AdminEmail != "" {
-		admin, err := users.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword)
-		if err != nil {
-			return app{}, fmt.Errorf("first admin: %w", err)
+	setup := func(ctx context.Context) error {
+		for _, s := range []interface {
+			EnsureIndexes(context.Context, *slog.Logger) error
+		}{userStore, sessionStore, courseStore, purchaseStore, limiter} {
+			if err := s.EnsureIndexes(ctx, logger); err != nil {
+				return err
+			}
 		}
-		logger.Info("admin account ready", "user", admin.ID)
+		if cfg.AdminEmail != "" {
+			admin, err := users.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword)
+			if err != nil {
+				return fmt.Errorf("first admin: %w", err)
+			}
+			logger.Info("admin account ready", "user", admin.ID)
+		}
+		return nil
 	}
 
 	var trusted map[string]string
@@ -200,7 +297,7 @@ func wire(ctx context.Context, cfg config.Config, tokenCfg auth.TokenConfig, db 
 	h := server.New(server.Deps{
 		Logger:              logger,
 		Resolver:            resolver,
-		DB:                  db,
+		DB:                  health,
 		JWKS:                tokens.JWKS(),
 		CORSOrigins:         cfg.CORSOrigins,
 		MaxBodyBytes:        cfg.MaxBodyBytes,
@@ -219,7 +316,7 @@ func wire(ctx context.Context, cfg config.Config, tokenCfg auth.TokenConfig, db 
 		APQCacheSize:     cfg.APQCacheSize,
 		TrustedDocuments: trusted,
 	})
-	return app{handler: h, expiring: []expirer{sessionStore, limiter}}, nil
+	return app{handler: h, expiring: []expirer{sessionStore, limiter}, setup: setup}, nil
 }
 
 // cleanupLoop deletes expired sessions, refresh tokens and rate-limit

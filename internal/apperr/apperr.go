@@ -25,7 +25,11 @@ const (
 	RateLimited             Code = "RATE_LIMITED"
 	GraphQLParseFailed      Code = "GRAPHQL_PARSE_FAILED"
 	GraphQLValidationFailed Code = "GRAPHQL_VALIDATION_FAILED"
-	Internal                Code = "INTERNAL_SERVER_ERROR"
+	// ServiceUnavailable says the database cannot be reached right now: the
+	// client should retry after RetryAfterSeconds. It is ours, not the
+	// contract's (docs/api.md).
+	ServiceUnavailable Code = "SERVICE_UNAVAILABLE"
+	Internal           Code = "INTERNAL_SERVER_ERROR"
 )
 
 // internalMessage is all a client learns about an unexpected error.
@@ -38,7 +42,7 @@ type Error struct {
 	Message string
 	// Field names the input field at fault, when there is one (e.g. "email").
 	Field string
-	// RetryAfterSeconds is set on RATE_LIMITED errors.
+	// RetryAfterSeconds is set on RATE_LIMITED and SERVICE_UNAVAILABLE errors.
 	RetryAfterSeconds int
 	// Err is the underlying cause, kept for logs; it is never shown.
 	Err error
@@ -62,6 +66,12 @@ func New(code Code, message string) *Error {
 // Input returns a BAD_USER_INPUT error about one input field.
 func Input(field, message string) *Error {
 	return &Error{Code: BadUserInput, Message: message, Field: field}
+}
+
+// Unavailable returns a SERVICE_UNAVAILABLE error that asks the client to
+// retry after retryAfter seconds (at least one); cause is kept for logs.
+func Unavailable(message string, retryAfter int, cause error) *Error {
+	return &Error{Code: ServiceUnavailable, Message: message, RetryAfterSeconds: max(retryAfter, 1), Err: cause}
 }
 
 // CodeOf returns the contract code of err: the code of the first *Error in its

@@ -88,6 +88,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// RequestTimeout is the deadline of one request.
 	RequestTimeout time.Duration
+	// ShutdownTimeout is how long a stopping server waits for requests in
+	// flight before it closes their connections.
+	ShutdownTimeout time.Duration
 	// WebsocketCheckEvery is how often a subscription socket rechecks its
 	// session (it is also closed when its access token expires).
 	WebsocketCheckEvery time.Duration
@@ -214,6 +217,8 @@ func Load(getenv func(string) string) (Config, error) {
 	add(err)
 
 	c.RequestTimeout, err = durationVar(getenv, "REQUEST_TIMEOUT", 10*time.Second, time.Second, 5*time.Minute)
+	add(err)
+	c.ShutdownTimeout, err = durationVar(getenv, "SHUTDOWN_TIMEOUT", 15*time.Second, time.Second, 10*time.Minute)
 	add(err)
 	c.WebsocketCheckEvery, err = durationVar(getenv, "WS_SESSION_CHECK_INTERVAL", 30*time.Second, 100*time.Millisecond, time.Hour)
 	add(err)

@@ -60,6 +60,7 @@ func TestLoadDefaults(t *testing.T) {
 		CookieSameSite:      http.SameSiteStrictMode,
 		Env:                 config.Development,
 		RequestTimeout:      10 * time.Second,
+		ShutdownTimeout:     15 * time.Second,
 		WebsocketCheckEvery: 30 * time.Second,
 		GraphQL: config.GraphQLLimits{
 			MaxDepth: 10, MaxAliases: 15, MaxRootFields: 20, MaxDirectives: 5,
@@ -119,6 +120,7 @@ func TestLoadOverrides(t *testing.T) {
 		"CORS_ORIGINS":             "https://App.Example.com, http://localhost:5173/",
 		"COOKIE_SAMESITE":          "Lax",
 		"REQUEST_TIMEOUT":          "3s",
+		"SHUTDOWN_TIMEOUT":         "40s",
 		"GRAPHQL_MAX_DEPTH":        "7",
 		"GRAPHQL_MAX_ALIASES":      "0",
 		"GRAPHQL_MAX_COST":         "900",
@@ -152,6 +154,7 @@ func TestLoadOverrides(t *testing.T) {
 		CookieSecure:        true,
 		CookieSameSite:      http.SameSiteLaxMode,
 		RequestTimeout:      3 * time.Second,
+		ShutdownTimeout:     40 * time.Second,
 		WebsocketCheckEvery: 30 * time.Second,
 		GraphQL: config.GraphQLLimits{
 			MaxDepth: 7, MaxAliases: 0, MaxRootFields: 20, MaxDirectives: 5,
@@ -195,6 +198,8 @@ func TestLoadValid(t *testing.T) {
 		{"OKSecretExactly32Bytes", map[string]string{"JWT_SECRET": goodSecret[:32]}, func(c config.Config) bool { return len(c.JWTSecret) == 32 }},
 		{"OKMongoURIWithSecret", map[string]string{"MONGODB_URI": "mongodb://x", "JWT_SECRET": goodSecret}, func(c config.Config) bool { return !c.Embedded() }},
 		{"OKDatabase63Chars", map[string]string{"MONGODB_DATABASE": strings.Repeat("d", 63)}, func(c config.Config) bool { return len(c.Database) == 63 }},
+		{"OKShutdownTimeoutMinimum", map[string]string{"SHUTDOWN_TIMEOUT": "1s"}, func(c config.Config) bool { return c.ShutdownTimeout == time.Second }},
+		{"OKShutdownTimeoutMaximum", map[string]string{"SHUTDOWN_TIMEOUT": "10m"}, func(c config.Config) bool { return c.ShutdownTimeout == 10*time.Minute }},
 		{"OKAccessTTLEqualsRefreshTTL", map[string]string{"ACCESS_TOKEN_TTL": "1h", "REFRESH_TOKEN_TTL": "1h"}, func(c config.Config) bool { return c.AccessTokenTTL == time.Hour }},
 	}
 	for _, tt := range tests {
@@ -263,6 +268,10 @@ func TestLoadInvalid(t *testing.T) {
 		{"ErrCookieSecureValue", map[string]string{"COOKIE_SECURE": "maybe"}, []string{"COOKIE_SECURE"}, ""},
 		{"ErrCookieSameSite", map[string]string{"COOKIE_SAMESITE": "sometimes"}, []string{"COOKIE_SAMESITE"}, ""},
 		{"ErrRequestTimeout", map[string]string{"REQUEST_TIMEOUT": "0s"}, []string{"REQUEST_TIMEOUT"}, ""},
+		{"ErrShutdownTimeoutZero", map[string]string{"SHUTDOWN_TIMEOUT": "0s"}, []string{"SHUTDOWN_TIMEOUT"}, ""},
+		{"ErrShutdownTimeoutNoUnit", map[string]string{"SHUTDOWN_TIMEOUT": "15"}, []string{"SHUTDOWN_TIMEOUT"}, ""},
+		{"ErrShutdownTimeoutNegative", map[string]string{"SHUTDOWN_TIMEOUT": "-5s"}, []string{"SHUTDOWN_TIMEOUT"}, ""},
+		{"ErrShutdownTimeoutTooLong", map[string]string{"SHUTDOWN_TIMEOUT": "11m"}, []string{"SHUTDOWN_TIMEOUT"}, ""},
 		{"ErrMaxDepth", map[string]string{"GRAPHQL_MAX_DEPTH": "0"}, []string{"GRAPHQL_MAX_DEPTH"}, ""},
 		{"ErrMaxCost", map[string]string{"GRAPHQL_MAX_COST": "lots"}, []string{"GRAPHQL_MAX_COST"}, ""},
 		{"ErrMaxTokens", map[string]string{"GRAPHQL_MAX_TOKENS": "10"}, []string{"GRAPHQL_MAX_TOKENS"}, ""},

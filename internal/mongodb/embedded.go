@@ -2,10 +2,13 @@ package mongodb
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -23,15 +26,18 @@ type Embedded struct {
 // only: it logs every refused command (including the duplicate-key errors we
 // provoke on purpose) as a warning.
 func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger) (*Embedded, error) {
-	abs, err := filepath.Abs(dir)
+	return StartEmbeddedOn(ctx, dir, "127.0.0.1:0", logger)
+}
+
+// StartEmbeddedOn is StartEmbedded listening on addr (host:port), so that a
+// server can be stopped and started again where its clients look for it.
+func StartEmbeddedOn(ctx context.Context, dir, addr string, logger *slog.Logger) (*Embedded, error) {
+	abs, err := WritableDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("mongodb: data dir: %w", err)
-	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("mongodb: data dir: %w", err)
+		return nil, err
 	}
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Listener:  ferretdb.ListenerConfig{TCP: addr},
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + abs + string(filepath.Separator),
 		Logger:    slog.New(minLevel{h: logger.Handler(), min: slog.LevelError}).With("component", "ferretdb"),
@@ -48,6 +54,47 @@ func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger) (*Embed
 	// MongoDBURI waits for the listener that Run opens.
 	e.uri = f.MongoDBURI()
 	return e, nil
+}
+
+// WritableDir makes sure dir exists and can be written, and returns its
+// absolute path. SQLite, told to open a file in a folder it cannot write,
+// says only "unable to open database file: out of memory (14)"; this says
+// which folder and why.
+func WritableDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("DATA_DIR %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return "", fmt.Errorf("DATA_DIR %s cannot be created (%s): %w", abs, pathProblem(err), err)
+	}
+	f, err := os.CreateTemp(abs, ".write-check-*")
+	if err != nil {
+		return "", fmt.Errorf("DATA_DIR %s is not writable (%s): %w", abs, pathProblem(err), err)
+	}
+	name := f.Name()
+	_ = f.Close()
+	if err := os.Remove(name); err != nil {
+		return "", fmt.Errorf("DATA_DIR %s is not writable (%s): %w", abs, pathProblem(err), err)
+	}
+	return abs, nil
+}
+
+// pathProblem names the usual reasons a folder cannot be made or written.
+func pathProblem(err error) string {
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied"
+	case errors.Is(err, syscall.ENOTDIR):
+		return "part of the path is a file, not a folder"
+	case errors.Is(err, fs.ErrExist):
+		return "a file of that name is in the way"
+	case errors.Is(err, syscall.EROFS):
+		return "read-only file system"
+	case errors.Is(err, syscall.ENOSPC):
+		return "no space left"
+	}
+	return "check the path and its permissions"
 }
 
 // URI is the connection string of the embedded server.

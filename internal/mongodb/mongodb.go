@@ -33,11 +33,19 @@ type Options struct {
 type DB struct {
 	Client   *mongo.Client
 	Database *mongo.Database
+	// Monitor says whether the database is reachable right now.
+	Monitor  *Monitor
 	embedded *Embedded
+	// stopProbe ends the monitor's probing; probed is closed when it has.
+	stopProbe context.CancelFunc
+	probed    chan struct{}
 }
 
-// Open connects to the configured database, starting the embedded server when
-// no URI is given, and checks that it answers.
+// Open connects to the configured database. With no URI it starts the
+// embedded server and checks that it answers, since nothing else could
+// start it later. An external server need not answer yet: the client
+// connects in the background and Monitor says when it is reachable. Only a
+// malformed URI (or an embedded server that cannot start) is an error.
 func Open(ctx context.Context, opts Options, logger *slog.Logger) (*DB, error) {
 	uri := opts.URI
 	var emb *Embedded
@@ -49,14 +57,40 @@ func Open(ctx context.Context, opts Options, logger *slog.Logger) (*DB, error) {
 		}
 		uri = emb.URI()
 	}
-	client, err := Connect(ctx, uri, opts.Timeout)
+	monitor := NewMonitor(logger)
+	copts, err := clientOptions(uri, opts.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	monitor.ClientOptions(copts)
+	client, err := mongo.Connect(copts)
 	if err != nil {
 		if emb != nil {
 			emb.Stop()
 		}
-		return nil, err
+		return nil, fmt.Errorf("mongodb: connect: %w", err)
 	}
-	return &DB{Client: client, Database: client.Database(opts.Database), embedded: emb}, nil
+	if emb != nil {
+		pctx, cancel := context.WithTimeout(ctx, *copts.ServerSelectionTimeout)
+		err := client.Ping(pctx, readpref.Primary())
+		cancel()
+		if err != nil {
+			_ = client.Disconnect(context.Background())
+			emb.Stop()
+			return nil, fmt.Errorf("mongodb: ping the embedded database: %w", err)
+		}
+		monitor.pinged(nil)
+	}
+	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	db := &DB{
+		Client: client, Database: client.Database(opts.Database), Monitor: monitor, embedded: emb,
+		stopProbe: stop, probed: make(chan struct{}),
+	}
+	go func() {
+		defer close(db.probed)
+		monitor.probe(pctx, db.Ping)
+	}()
+	return db, nil
 }
 
 // Embedded reports whether this connection runs its own embedded server.
@@ -64,6 +98,9 @@ func (db *DB) Embedded() bool { return db.embedded != nil }
 
 // Close disconnects and stops the embedded server, if any.
 func (db *DB) Close(ctx context.Context) error {
+	db.Monitor.close()
+	db.stopProbe()
+	<-db.probed
 	err := db.Client.Disconnect(ctx)
 	if db.embedded != nil {
 		db.embedded.Stop()
@@ -71,15 +108,42 @@ func (db *DB) Close(ctx context.Context) error {
 	return err
 }
 
+// Available reports whether the database is believed reachable, without
+// asking it.
+func (db *DB) Available() bool { return db.Monitor.Up() }
+
+// UpContext is Monitor.UpContext.
+func (db *DB) UpContext() context.Context { return db.Monitor.UpContext() }
+
 // Ping checks that the database answers within ctx's deadline.
 func (db *DB) Ping(ctx context.Context) error {
 	return db.Client.Ping(ctx, readpref.Primary())
 }
 
 // Connect opens a client for uri and pings it. Server selection and connection
-// set-up are bounded so that a missing server fails start-up in seconds, not
-// after the driver's default 30 s.
+// set-up are bounded so that a missing server fails in seconds, not after the
+// driver's default 30 s.
 func Connect(ctx context.Context, uri string, timeout time.Duration) (*mongo.Client, error) {
+	copts, err := clientOptions(uri, timeout)
+	if err != nil {
+		return nil, err
+	}
+	client, err := mongo.Connect(copts)
+	if err != nil {
+		return nil, fmt.Errorf("mongodb: connect: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, *copts.ServerSelectionTimeout)
+	defer cancel()
+	if err := client.Ping(pctx, readpref.Primary()); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("mongodb: ping: %w", err)
+	}
+	return client, nil
+}
+
+// clientOptions are the driver options for uri: every operation, server
+// selection and connection set-up bounded by timeout (5 s if not positive).
+func clientOptions(uri string, timeout time.Duration) (*options.ClientOptions, error) {
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
@@ -92,17 +156,7 @@ func Connect(ctx context.Context, uri string, timeout time.Duration) (*mongo.Cli
 	if err := copts.Validate(); err != nil {
 		return nil, fmt.Errorf("mongodb: invalid connection string: %w", err)
 	}
-	client, err := mongo.Connect(copts)
-	if err != nil {
-		return nil, fmt.Errorf("mongodb: connect: %w", err)
-	}
-	pctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if err := client.Ping(pctx, readpref.Primary()); err != nil {
-		_ = client.Disconnect(context.Background())
-		return nil, fmt.Errorf("mongodb: ping: %w", err)
-	}
-	return client, nil
+	return copts, nil
 }
 
 // IsDuplicateKey reports whether err is a unique-index violation (E11000),

@@ -17,6 +17,20 @@ type Purchase struct {
 	CourseID    string
 	PricePaid   int
 	PurchasedAt time.Time
+
+	// course is the course as Buy read it to price the purchase, so that
+	// answering with it needs no second read after the insert (which could
+	// fail and make a done purchase look failed). Not a GraphQL field.
+	course *course.Course
+}
+
+// PricedCourse returns the course Buy read to price p, when p comes from
+// Buy (the loaders read it otherwise).
+func (p *Purchase) PricedCourse() (course.Course, bool) {
+	if p.course == nil {
+		return course.Course{}, false
+	}
+	return *p.course, true
 }
 
 // Courses is what purchases need of the catalogue.
@@ -34,7 +48,8 @@ type Events interface {
 type Store interface {
 	// Insert stores p; when the user already bought the course it returns
 	// the existing purchase instead (the unique index decides, not a check),
-	// and created false.
+	// and created false. Errors: SERVICE_UNAVAILABLE (ErrOutcomeUnknown:
+	// the database went away or timed out, so p may have been stored).
 	Insert(ctx context.Context, p Purchase) (stored Purchase, created bool, err error)
 	// Find returns a user's purchase of a course. Errors: NOT_FOUND.
 	Find(ctx context.Context, userID, courseID string) (Purchase, error)

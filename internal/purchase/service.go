@@ -26,9 +26,11 @@ func NewService(store Store, courses Courses, events Events) *Service {
 }
 
 // Buy records that userID bought courseID at its current price. Buying again
-// returns the first purchase; concurrent calls make one record.
+// returns the first purchase; concurrent calls make one record. The result
+// carries the course it was priced from (PricedCourse).
 // Errors: BAD_USER_INPUT (malformed id), NOT_FOUND (missing, or unpublished
-// and not bought before).
+// and not bought before), SERVICE_UNAVAILABLE (ErrOutcomeUnknown: the
+// purchase may have been recorded; buying again is safe).
 func (s *Service) Buy(ctx context.Context, userID, courseID string) (Purchase, error) {
 	c, err := s.courses.Purchasable(ctx, courseID)
 	if apperr.IsCode(err, apperr.NotFound) {
@@ -48,6 +50,8 @@ func (s *Service) Buy(ctx context.Context, userID, courseID string) (Purchase, e
 	if err != nil {
 		return Purchase{}, err
 	}
+	// The stored purchase (ours or the winner of a race) is of this course.
+	p.course = &c
 	if created {
 		s.events.PurchaseMade(ctx, p)
 	}

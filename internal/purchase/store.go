@@ -69,13 +69,32 @@ func (s *MongoStore) Insert(ctx context.Context, p Purchase) (Purchase, bool, er
 		return p, true, nil
 	}
 	if !mongodb.IsDuplicateKey(err) {
+		// Past its deadline, or cut off by the database's loss, the insert
+		// may still have been applied.
+		if mongodb.IsUnavailable(err) || ctx.Err() != nil {
+			return Purchase{}, false, outcomeUnknown(err)
+		}
 		return Purchase{}, false, fmt.Errorf("purchases: insert: %w", err)
 	}
 	existing, err := s.find(ctx, d.UserID, d.CourseID)
 	if err != nil {
+		if mongodb.IsUnavailable(err) {
+			// Recorded, by a concurrent call, but we cannot say so.
+			return Purchase{}, false, outcomeUnknown(err)
+		}
 		return Purchase{}, false, fmt.Errorf("purchases: read the existing purchase: %w", err)
 	}
 	return existing, false, nil
+}
+
+// ErrOutcomeUnknown answers an insert whose outcome is unknown: the database
+// may have stored the purchase before it went away or timed out. Retrying
+// is safe because a purchase is idempotent.
+var ErrOutcomeUnknown = apperr.Unavailable("the database is unavailable and the purchase may have been recorded; "+
+	"retrying is safe: purchaseCourse is idempotent and never records a purchase twice", 1, nil)
+
+func outcomeUnknown(cause error) error {
+	return fmt.Errorf("purchases: insert: %w (%w)", ErrOutcomeUnknown, cause)
 }
 
 // Find returns a user's purchase of a course. Errors: NOT_FOUND.

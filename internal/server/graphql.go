@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"regexp"
 	"runtime/debug"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -17,6 +18,7 @@ import (
 	"github.com/coursehub/coursehub/graph"
 	"github.com/coursehub/coursehub/internal/apperr"
 	"github.com/coursehub/coursehub/internal/auth"
+	"github.com/coursehub/coursehub/internal/mongodb"
 	"github.com/coursehub/coursehub/internal/user"
 )
 
@@ -64,28 +66,75 @@ func newGraphQLHandler(d Deps) *handler.Server {
 	case d.APQCacheSize > 0:
 		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](d.APQCacheSize)})
 	}
+	present := presentError(d.Logger, d.Limits.Verbose)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		if oc := graphql.GetOperationContext(ctx); oc != nil {
+		oc := graphql.GetOperationContext(ctx)
+		if oc != nil {
 			name := oc.OperationName
 			if name == "" && oc.Operation != nil {
 				name = oc.Operation.Name
 			}
 			setOperationName(ctx, name)
 		}
+		if err := databaseGate(d.DB, oc); err != nil {
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{present(ctx, err)}})
+		}
 		if wsConnFrom(ctx) != nil {
 			// A socket's operations each check the session afresh, as
 			// every HTTP request does; the connection keeps only who it is.
 			ctx = d.Resolver.Auth.ForOperation(ctx)
 		}
-		return next(d.Resolver.WithLoaders(ctx))
+		if oc != nil && oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
+			return next(d.Resolver.WithLoaders(ctx))
+		}
+		// A query or mutation stops waiting for the database the moment it
+		// is found gone; a subscription outlives outages.
+		ctx, cancel := context.WithCancelCause(ctx)
+		stop := context.AfterFunc(d.DB.UpContext(), func() { cancel(mongodb.ErrUnavailable) })
+		respond := next(d.Resolver.WithLoaders(ctx))
+		return func(ctx context.Context) *graphql.Response {
+			defer cancel(nil)
+			defer stop()
+			return respond(ctx)
+		}
 	})
-	srv.SetErrorPresenter(presentError(d.Logger, d.Limits.Verbose))
+	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		d.Logger.ErrorContext(ctx, "panic in resolver", "panic", v,
 			"request_id", requestIDFrom(ctx), "path", fieldPath(ctx), "stack", string(debug.Stack()))
 		return apperr.New(apperr.Internal, "internal server error")
 	})
 	return srv
+}
+
+// errDatabaseUnavailable refuses operations while the database is down.
+var errDatabaseUnavailable = apperr.Unavailable("the database is unavailable; try again shortly", retryAfterSeconds, nil)
+
+// databaseGate refuses an operation, before any resolver runs, while the
+// database is known to be unavailable: waiting for the driver's timeout
+// (DB_TIMEOUT) would only hold the client and a goroutine. Introspection
+// alone needs no database and goes through, so the IDE keeps working.
+// Errors: SERVICE_UNAVAILABLE.
+func databaseGate(db Database, oc *graphql.OperationContext) error {
+	if db.Available() || (oc != nil && introspectionOnly(oc.Operation)) {
+		return nil
+	}
+	return errDatabaseUnavailable
+}
+
+// introspectionOnly reports whether op selects nothing but introspection
+// fields (__schema, __type, __typename) at its root.
+func introspectionOnly(op *ast.OperationDefinition) bool {
+	if op == nil || len(op.SelectionSet) == 0 {
+		return false
+	}
+	for _, sel := range op.SelectionSet {
+		f, ok := sel.(*ast.Field)
+		if !ok || !strings.HasPrefix(f.Name, "__") {
+			return false
+		}
+	}
+	return true
 }
 
 // gqlgen's own codes that are not the contract's are mapped onto it.
@@ -166,6 +215,22 @@ func presentError(logger *slog.Logger, verbose bool) graphql.ErrorPresenterFunc 
 					out.Message = "operation refused: it is too large or too complex"
 				}
 				return out
+			}
+		}
+		if lost := errors.Is(context.Cause(ctx), mongodb.ErrUnavailable); lost || (mongodb.IsUnavailable(err) && ctx.Err() == nil) {
+			// The database, not the request, ran out of time or went away
+			// (lost: while the operation waited for it). A request past
+			// its own deadline, or whose client left, is not the
+			// database's fault and stays internal.
+			logger.WarnContext(ctx, "database unavailable", "err", err,
+				"request_id", requestIDFrom(ctx), "path", fieldPath(ctx))
+			return &gqlerror.Error{
+				Message:   errDatabaseUnavailable.Message,
+				Path:      out.Path,
+				Locations: out.Locations,
+				Extensions: map[string]any{
+					"code": string(apperr.ServiceUnavailable), "retryAfter": errDatabaseUnavailable.RetryAfterSeconds,
+				},
 			}
 		}
 		logger.ErrorContext(ctx, "internal error", "err", err,

@@ -4,11 +4,32 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 )
 
-// readyTimeout bounds the readiness ping: a load balancer wants a quick no.
-const readyTimeout = 2 * time.Second
+// Database is what the handler knows of the database.
+type Database interface {
+	// Available reports, without asking the database, whether it is
+	// reachable and set up; while it is not, operations are refused at once
+	// with SERVICE_UNAVAILABLE.
+	Available() bool
+	// Ping checks that the database answers within ctx's deadline.
+	Ping(ctx context.Context) error
+	// UpContext is canceled, with cause mongodb.ErrUnavailable, as soon as
+	// the database is found unreachable: operations in flight then give up
+	// instead of waiting for DB_TIMEOUT.
+	UpContext() context.Context
+}
+
+// readyTimeout bounds the readiness ping, so that /readyz answers within
+// 100 ms: a load balancer wants a quick no, and a database that takes
+// longer than this to answer a ping is in no state to serve.
+const readyTimeout = 80 * time.Millisecond
+
+// retryAfterSeconds is what a client refused for want of a database is
+// told to wait: the server notices the database's return within a second.
+const retryAfterSeconds = 1
 
 func handleHealthz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -17,19 +38,30 @@ func handleHealthz() http.Handler {
 	})
 }
 
-func handleReadyz(db Pinger, logger *slog.Logger) http.Handler {
+// handleReadyz answers 503 at once while the database is known to be down
+// (or not yet set up), and otherwise pings it.
+func handleReadyz(db Database, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if !db.Available() {
+			unready(w)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
-		w.Header().Set("Content-Type", "application/json")
 		if err := db.Ping(ctx); err != nil {
 			logger.WarnContext(r.Context(), "readiness: database not answering", "err", err)
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(`{"status":"unavailable"}` + "\n"))
+			unready(w)
 			return
 		}
 		_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
 	})
+}
+
+func unready(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write([]byte(`{"status":"unavailable"}` + "\n"))
 }
 
 // handleJWKS publishes the public keys that verify our access tokens, so

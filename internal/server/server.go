@@ -4,7 +4,6 @@
 package server
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -13,16 +12,11 @@ import (
 	"github.com/coursehub/coursehub/internal/server/ide"
 )
 
-// Pinger reports whether the database answers.
-type Pinger interface {
-	Ping(ctx context.Context) error
-}
-
 // Deps is everything the handler needs.
 type Deps struct {
 	Logger   *slog.Logger
 	Resolver *graph.Resolver
-	DB       Pinger
+	DB       Database
 	// JWKS is the JSON Web Key Set published at /.well-known/jwks.json.
 	JWKS []byte
 	// CORSOrigins are the browser origins allowed to call the API.
