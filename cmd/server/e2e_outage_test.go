@@ -106,6 +106,17 @@ func TestOutageStartWithDatabaseDown(t *testing.T) {
 			r.mustFailUnavailable(t, q, time.Since(start), outageFastLimit)
 		}
 	})
+	t.Run("ErrRetryAfterHeader", func(t *testing.T) {
+		// Proxies and load balancers read the header, not the body; the
+		// GraphQL-over-HTTP media type also gets 503.
+		for accept, status := range map[string]int{"application/json": http.StatusOK, "application/graphql-response+json": http.StatusServiceUnavailable} {
+			r := s.hlPostJSON(t, accept, map[string]any{"query": outageCoursesQuery})
+			r.mustFailUnavailable(t, accept, 0, outageFastLimit)
+			if r.Status != status || r.Header.Get("Retry-After") != "1" {
+				t.Errorf("Accept %s: status %d, Retry-After %q; want %d and 1", accept, r.Status, r.Header.Get("Retry-After"), status)
+			}
+		}
+	})
 	t.Run("OKIntrospectionNeedsNoDatabase", func(t *testing.T) {
 		s.post(t, "", `{ __typename }`, nil).mustNoErrors(t)
 	})

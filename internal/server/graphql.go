@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -187,6 +188,9 @@ func withoutValues(msg string) string {
 	return msg
 }
 
+// errRequestTimeout is the message of a field cut off by REQUEST_TIMEOUT.
+const errRequestTimeout = "the request took too long and was stopped; try again"
+
 // presentError is the one place where errors become what clients see: every
 // error gets a contract code in extensions.code; anything not coded is logged
 // with the request id and field path and shown only as INTERNAL_SERVER_ERROR.
@@ -217,7 +221,14 @@ func presentError(logger *slog.Logger, verbose bool) graphql.ErrorPresenterFunc 
 				return out
 			}
 		}
-		if lost := errors.Is(context.Cause(ctx), mongodb.ErrUnavailable); lost || (mongodb.IsUnavailable(err) && ctx.Err() == nil) {
+		// A request past its own deadline is answered as that, even when
+		// the database was found gone at the same moment (a hung database
+		// fails the driver's reads when the deadline passes).
+		timedOut := false
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			timedOut = true
+		}
+		if lost := errors.Is(context.Cause(ctx), mongodb.ErrUnavailable); !timedOut && (lost || (mongodb.IsUnavailable(err) && ctx.Err() == nil)) {
 			// The database, not the request, ran out of time or went away
 			// (lost: while the operation waited for it). A request past
 			// its own deadline, or whose client left, is not the
@@ -233,10 +244,25 @@ func presentError(logger *slog.Logger, verbose bool) graphql.ErrorPresenterFunc 
 				},
 			}
 		}
-		logger.ErrorContext(ctx, "internal error", "err", err,
-			"request_id", requestIDFrom(ctx), "path", fieldPath(ctx))
+		message := apperr.MessageOf(err)
+		switch {
+		case timedOut:
+			// Not a fault of ours to page anyone about: the request ran
+			// past REQUEST_TIMEOUT. Said as what it is, still with the
+			// contract's catch-all code.
+			message = errRequestTimeout
+			logger.WarnContext(ctx, "request ran past REQUEST_TIMEOUT", "err", err,
+				"request_id", requestIDFrom(ctx), "path", fieldPath(ctx))
+		case errors.Is(ctx.Err(), context.Canceled):
+			// The client went away; nobody reads this answer.
+			logger.InfoContext(ctx, "client went away before the answer", "err", err,
+				"request_id", requestIDFrom(ctx), "path", fieldPath(ctx))
+		default:
+			logger.ErrorContext(ctx, "internal error", "err", err,
+				"request_id", requestIDFrom(ctx), "path", fieldPath(ctx))
+		}
 		return &gqlerror.Error{
-			Message:    apperr.MessageOf(err),
+			Message:    message,
 			Path:       out.Path,
 			Locations:  out.Locations,
 			Extensions: map[string]any{"code": string(apperr.Internal)},

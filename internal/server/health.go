@@ -22,10 +22,12 @@ type Database interface {
 	UpContext() context.Context
 }
 
-// readyTimeout bounds the readiness ping, so that /readyz answers within
-// 100 ms: a load balancer wants a quick no, and a database that takes
-// longer than this to answer a ping is in no state to serve.
-const readyTimeout = 80 * time.Millisecond
+// readyTimeout bounds the readiness ping made while the monitor believes
+// the database is up. A database known to be down is answered from the
+// monitor at once; this bound is for one that stopped answering unnoticed,
+// and it is generous so that a far database (a cross-region Atlas cluster,
+// 100 ms and more away) is not reported unready while it serves.
+const readyTimeout = time.Second
 
 // retryAfterSeconds is what a client refused for want of a database is
 // told to wait: the server notices the database's return within a second.

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -187,7 +188,32 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
-	writeResponse(w, http.StatusOK, media, responses(ctx))
+	resp := responses(ctx)
+	status := http.StatusOK
+	if unavailable(resp) {
+		// Refused before execution for want of a database: say when to
+		// come back in the header too, which proxies and load balancers
+		// read, and with the GraphQL-over-HTTP media type use 503.
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		if media == mediaGraphQLResponse {
+			status = http.StatusServiceUnavailable
+		}
+	}
+	writeResponse(w, status, media, resp)
+}
+
+// unavailable reports whether resp is the database gate's refusal: no data,
+// and only SERVICE_UNAVAILABLE errors.
+func unavailable(resp *graphql.Response) bool {
+	if resp == nil || len(resp.Errors) == 0 || (len(resp.Data) > 0 && string(resp.Data) != "null") {
+		return false
+	}
+	for _, e := range resp.Errors {
+		if e.Extensions["code"] != string(apperr.ServiceUnavailable) {
+			return false
+		}
+	}
+	return true
 }
 
 // requestErrorStatus is the status of a well-formed request that is refused
