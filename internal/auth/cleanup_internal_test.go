@@ -19,12 +19,11 @@ func TestDeleteExpired(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 
 	mk := func(expires time.Time) string {
-		ss := session{ID: bson.NewObjectID().Hex(), UserID: bson.NewObjectID().Hex(), CreatedAt: now.Add(-time.Hour), ExpiresAt: expires}
-		if err := store.insertSession(ctx, ss); err != nil {
+		ss, err := store.insertSession(ctx, session{UserID: bson.NewObjectID().Hex(), CreatedAt: now.Add(-time.Hour), ExpiresAt: expires})
+		if err != nil {
 			t.Fatal(err)
 		}
-		sid, _ := bson.ObjectIDFromHex(ss.ID)
-		if err := store.insertRefresh(ctx, refreshDoc{Hash: hashToken(randomToken()), Parent: "session:" + ss.ID, SessionID: sid, CreatedAt: now, ExpiresAt: expires}); err != nil {
+		if err := store.insertRefresh(ctx, refreshToken{Hash: hashToken(randomToken()), Parent: "session:" + ss.ID, SessionID: ss.ID, CreatedAt: now, ExpiresAt: expires}); err != nil {
 			t.Fatal(err)
 		}
 		return ss.ID

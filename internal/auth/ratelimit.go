@@ -108,8 +108,9 @@ type rateEventDoc struct {
 // caller got that number first.
 const maxSeqTries = 4
 
-// Limiter counts events in MongoDB, so that every instance shares the
-// counts. It only inserts, counts and deletes.
+// Limiter is the RateLimiter on MongoDB: it counts events in the database,
+// so that every instance shares the counts. It only inserts, counts and
+// deletes.
 //
 // An event is admitted when fewer than Max events of its key that came
 // BEFORE it (lower numbers) are in the window. A number is only ever taken
@@ -124,6 +125,8 @@ type Limiter struct {
 	coll *mongo.Collection
 	now  func() time.Time
 }
+
+var _ RateLimiter = (*Limiter)(nil)
 
 // NewLimiter returns a Limiter over db's rate_events collection.
 func NewLimiter(db *mongo.Database) *Limiter {

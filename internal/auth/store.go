@@ -58,6 +58,17 @@ type sessionDoc struct {
 	PasswordVersion string `bson:"passwordVersion,omitempty"`
 }
 
+// refreshToken is a stored refresh token: only its hash is kept.
+type refreshToken struct {
+	Hash string
+	// Parent is the hash of the token it replaced ("session:" + the session
+	// id for a session's first token).
+	Parent    string
+	SessionID string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
 // refreshDoc is a document in the refresh_tokens collection. Its _id is the
 // SHA-256 of the token, so a refresh is an _id lookup. Parent is the hash of
 // the token it replaced (the session id for a session's first token); the
@@ -71,7 +82,7 @@ type refreshDoc struct {
 	ExpiresAt time.Time     `bson:"expiresAt"`
 }
 
-// Store persists sessions and refresh tokens.
+// Store persists sessions and refresh tokens on MongoDB.
 type Store struct {
 	sessions *mongo.Collection
 	refresh  *mongo.Collection
@@ -98,33 +109,36 @@ func (s *Store) EnsureIndexes(ctx context.Context, logger *slog.Logger) error {
 	)
 }
 
+var _ SessionStore = (*Store)(nil)
+
 // errNoRow is returned by the store when a lookup finds nothing.
 var errNoRow = fmt.Errorf("auth store: not found")
 
-func (s *Store) insertSession(ctx context.Context, ss session) error {
-	id, err := bson.ObjectIDFromHex(ss.ID)
-	if err != nil {
-		return fmt.Errorf("sessions: insert: %w", err)
-	}
+// errMalformedID is errNoRow for an id that no store made.
+var errMalformedID = fmt.Errorf("%w: malformed id", errNoRow)
+
+func (s *Store) insertSession(ctx context.Context, ss session) (session, error) {
 	uid, err := bson.ObjectIDFromHex(ss.UserID)
 	if err != nil {
-		return fmt.Errorf("sessions: insert: %w", err)
+		return session{}, fmt.Errorf("sessions: insert: %w", err)
 	}
+	id := bson.NewObjectID()
 	_, err = s.sessions.InsertOne(ctx, sessionDoc{
 		ID: id, UserID: uid, CreatedAt: ss.CreatedAt, ExpiresAt: ss.ExpiresAt,
 		UserAgent: ss.Client.UserAgent, IP: ss.Client.IP, PasswordVersion: ss.PasswordVersion,
 	})
 	if err != nil {
-		return fmt.Errorf("sessions: insert: %w", err)
+		return session{}, fmt.Errorf("sessions: insert: %w", err)
 	}
-	return nil
+	ss.ID = id.Hex()
+	return ss, nil
 }
 
 // sessionByID is the per-request session read: an _id lookup.
 func (s *Store) sessionByID(ctx context.Context, id string) (session, error) {
 	oid, err := bson.ObjectIDFromHex(id)
 	if err != nil {
-		return session{}, errNoRow
+		return session{}, errMalformedID
 	}
 	var d sessionDoc
 	err = s.sessions.FindOne(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&d)
@@ -208,8 +222,14 @@ func (s *Store) revokeSession(ctx context.Context, id string, now time.Time) err
 
 // insertRefresh stores a refresh token. It returns errReused when parent
 // already has a successor: the parent token was rotated before.
-func (s *Store) insertRefresh(ctx context.Context, d refreshDoc) error {
-	_, err := s.refresh.InsertOne(ctx, d)
+func (s *Store) insertRefresh(ctx context.Context, t refreshToken) error {
+	sid, err := bson.ObjectIDFromHex(t.SessionID)
+	if err != nil {
+		return fmt.Errorf("refresh tokens: insert: %w", err)
+	}
+	_, err = s.refresh.InsertOne(ctx, refreshDoc{
+		Hash: t.Hash, Parent: t.Parent, SessionID: sid, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt,
+	})
 	if mongodb.IsDuplicateKey(err) {
 		return errReused
 	}
@@ -222,16 +242,18 @@ func (s *Store) insertRefresh(ctx context.Context, d refreshDoc) error {
 var errReused = fmt.Errorf("refresh token already rotated")
 
 // refreshByHash finds a refresh token by its hash: an _id lookup.
-func (s *Store) refreshByHash(ctx context.Context, hash string) (refreshDoc, error) {
+func (s *Store) refreshByHash(ctx context.Context, hash string) (refreshToken, error) {
 	var d refreshDoc
 	err := s.refresh.FindOne(ctx, bson.D{{Key: "_id", Value: hash}}).Decode(&d)
 	if mongodb.IsNoDocuments(err) {
-		return refreshDoc{}, errNoRow
+		return refreshToken{}, errNoRow
 	}
 	if err != nil {
-		return refreshDoc{}, fmt.Errorf("refresh tokens: by hash: %w", err)
+		return refreshToken{}, fmt.Errorf("refresh tokens: by hash: %w", err)
 	}
-	return d, nil
+	return refreshToken{
+		Hash: d.Hash, Parent: d.Parent, SessionID: d.SessionID.Hex(), CreatedAt: d.CreatedAt.UTC(), ExpiresAt: d.ExpiresAt.UTC(),
+	}, nil
 }
 
 // DeleteExpired removes sessions and refresh tokens past their expiry; it is

@@ -60,6 +60,7 @@ func (s *MongoStore) EnsureIndexes(ctx context.Context, logger *slog.Logger) err
 
 // Insert stores p, or returns the purchase that won the unique index.
 func (s *MongoStore) Insert(ctx context.Context, p Purchase) (Purchase, bool, error) {
+	p.ID = bson.NewObjectID().Hex()
 	d, err := toDoc(p)
 	if err != nil {
 		return Purchase{}, false, err
@@ -145,7 +146,11 @@ func (s *MongoStore) List(ctx context.Context, userID string, args pagination.Ar
 	if err != nil {
 		return pagination.Page[Purchase]{}, err
 	}
-	cur, err := s.coll.Find(ctx, args.Filter(f), args.FindOptions())
+	after, err := mongodb.AfterID(args)
+	if err != nil {
+		return pagination.Page[Purchase]{}, err
+	}
+	cur, err := s.coll.Find(ctx, mongodb.PageFilter(f, "_id", after), mongodb.PageOptions("_id", args.First))
 	if err != nil {
 		return pagination.Page[Purchase]{}, fmt.Errorf("purchases: list: %w", err)
 	}
@@ -153,7 +158,7 @@ func (s *MongoStore) List(ctx context.Context, userID string, args pagination.Ar
 	if err := cur.All(ctx, &docs); err != nil {
 		return pagination.Page[Purchase]{}, fmt.Errorf("purchases: list: %w", err)
 	}
-	page := pagination.NewPage(docs, args, func(d purchaseDoc) bson.ObjectID { return d.ID })
+	page := pagination.NewPage(docs, args, func(d purchaseDoc) string { return d.ID.Hex() })
 	out := pagination.Page[Purchase]{HasNextPage: page.HasNextPage, Edges: make([]pagination.Edge[Purchase], len(page.Edges))}
 	for i, e := range page.Edges {
 		out.Edges[i] = pagination.Edge[Purchase]{Cursor: e.Cursor, Node: e.Node.toPurchase()}

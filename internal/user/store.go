@@ -70,23 +70,23 @@ func (s *MongoStore) EnsureIndexes(ctx context.Context, logger *slog.Logger) err
 }
 
 // Insert stores a new user. Errors: CONFLICT when the email is taken.
-func (s *MongoStore) Insert(ctx context.Context, u User, passwordHash string) error {
-	id, err := bson.ObjectIDFromHex(u.ID)
-	if err != nil {
-		return fmt.Errorf("users: insert: %w", err)
-	}
-	_, err = s.coll.InsertOne(ctx, userDoc{
+func (s *MongoStore) Insert(ctx context.Context, u User, passwordHash string) (User, error) {
+	id := bson.NewObjectID()
+	_, err := s.coll.InsertOne(ctx, userDoc{
 		ID: id, Email: u.Email, Name: u.Name, PasswordHash: passwordHash,
 		Role: string(u.Role), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 	})
 	if mongodb.IsDuplicateKey(err) {
-		return apperr.New(apperr.Conflict, "an account with this email already exists")
+		return User{}, errEmailTaken
 	}
 	if err != nil {
-		return fmt.Errorf("users: insert: %w", err)
+		return User{}, fmt.Errorf("users: insert: %w", err)
 	}
-	return nil
+	u.ID = id.Hex()
+	return u, nil
 }
+
+var errEmailTaken = apperr.New(apperr.Conflict, "an account with this email already exists")
 
 // ByID finds a user by id (an _id lookup). Errors: NOT_FOUND, also for a
 // malformed id.
