@@ -7,15 +7,18 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/coursehub/coursehub/internal/mongodb"
 	"github.com/coursehub/coursehub/internal/mongodb/mongotest"
 )
 
 // Ensure the clean-up removes exactly the expired sessions, refresh tokens
 // and rate-limit events (what a TTL index does where the server has one).
-func TestDeleteExpired(t *testing.T) {
+func TestDeleteExpired(t *testing.T) { forEachLookups(t, testDeleteExpired) }
+
+func testDeleteExpired(t *testing.T, lookups mongodb.Lookups) {
 	ctx := context.Background()
 	db := mongotest.NewDatabase(t)
-	store, limiter := NewStore(db), NewLimiter(db)
+	store, limiter := NewStore(db, lookups), newLimiter(t, db, lookups)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 
 	mk := func(expires time.Time) string {

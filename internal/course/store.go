@@ -37,16 +37,18 @@ func (d courseDoc) toCourse() Course {
 	}
 }
 
-// MongoStore is the Store on MongoDB.
+// MongoStore is the Store on MongoDB and on the embedded database.
 type MongoStore struct {
-	coll *mongo.Collection
+	coll    *mongo.Collection
+	lookups mongodb.Lookups
 }
 
 var _ Store = (*MongoStore)(nil)
 
-// NewMongoStore returns a store over db's courses collection.
-func NewMongoStore(db *mongo.Database) *MongoStore {
-	return &MongoStore{coll: db.Collection("courses")}
+// NewMongoStore returns a store over db's courses collection; lookups says
+// how a batch of ids is read.
+func NewMongoStore(db *mongo.Database, lookups mongodb.Lookups) *MongoStore {
+	return &MongoStore{coll: db.Collection("courses"), lookups: lookups}
 }
 
 // EnsureIndexes creates the index behind the public, newest-first listing.
@@ -95,9 +97,11 @@ func (s *MongoStore) ByID(ctx context.Context, id string) (Course, error) {
 	return d.toCourse(), nil
 }
 
-// ByIDs finds the courses among ids in one query.
+// ByIDs finds the courses among ids: one $in query on MongoDB, an _id read
+// each (run concurrently) on the embedded database, which would decode
+// every course for the $in.
 func (s *MongoStore) ByIDs(ctx context.Context, ids []string) ([]Course, error) {
-	oids := make([]bson.ObjectID, 0, len(ids))
+	oids := make([]any, 0, len(ids))
 	for _, id := range ids {
 		if oid, err := bson.ObjectIDFromHex(id); err == nil {
 			oids = append(oids, oid)
@@ -105,6 +109,17 @@ func (s *MongoStore) ByIDs(ctx context.Context, ids []string) ([]Course, error) 
 	}
 	if len(oids) == 0 {
 		return nil, nil
+	}
+	if s.lookups == mongodb.InProcessIndexes {
+		docs, err := mongodb.FindEachByID[courseDoc](ctx, s.coll, oids)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]Course, len(docs))
+		for i, d := range docs {
+			out[i] = d.toCourse()
+		}
+		return out, nil
 	}
 	return s.find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: oids}}}}, nil)
 }
