@@ -167,7 +167,7 @@ func (l *Limiter) EnsureIndexes(ctx context.Context, logger *slog.Logger) error 
 			return fmt.Errorf("rate limit: index: %w", err)
 		}
 		var docs []struct {
-			ID bson.RawValue `bson:"_id"`
+			ID           bson.RawValue `bson:"_id"`
 			rateEventDoc `bson:",inline"`
 		}
 		if err := cur.All(ctx, &docs); err != nil {

@@ -126,7 +126,9 @@ func testLimiterWindow(t *testing.T, lookups mongodb.Lookups) {
 // Ensure the counts survive a restart: a limiter started over the same
 // database (the in-process index rebuilt from the stored events) refuses
 // what the first one would have, and numbers on from where it stopped.
-func TestLimiterCountsSurviveRestart(t *testing.T) { forEachLookups(t, testLimiterCountsSurviveRestart) }
+func TestLimiterCountsSurviveRestart(t *testing.T) {
+	forEachLookups(t, testLimiterCountsSurviveRestart)
+}
 
 func testLimiterCountsSurviveRestart(t *testing.T, lookups mongodb.Lookups) {
 	ctx := context.Background()
