@@ -79,6 +79,34 @@ func (s *MongoStore) Insert(ctx context.Context, c Course) (Course, error) {
 	return c, nil
 }
 
+// InsertMany stores courses in bulk (seeding and imports), each under a new
+// id, and returns them with their ids.
+func (s *MongoStore) InsertMany(ctx context.Context, cs []Course) ([]Course, error) {
+	docs := make([]any, len(cs))
+	out := make([]Course, len(cs))
+	for i, c := range cs {
+		creator, err := bson.ObjectIDFromHex(c.CreatedByID)
+		if err != nil {
+			return nil, fmt.Errorf("courses: insert many: creator: %w", err)
+		}
+		id := bson.NewObjectID()
+		docs[i] = courseDoc{
+			ID: id, Title: c.Title, Description: c.Description, Price: int64(c.Price),
+			ImageLink: c.ImageLink, Published: c.Published, CreatedBy: creator,
+			CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		}
+		c.ID = id.Hex()
+		out[i] = c
+	}
+	if len(cs) == 0 {
+		return out, nil
+	}
+	if _, err := s.coll.InsertMany(ctx, docs); err != nil {
+		return nil, fmt.Errorf("courses: insert many: %w", err)
+	}
+	return out, nil
+}
+
 // ByID finds a course by id (an _id lookup).
 // Errors: BAD_USER_INPUT (id: malformed), NOT_FOUND.
 func (s *MongoStore) ByID(ctx context.Context, id string) (Course, error) {

@@ -182,6 +182,38 @@ func (s *MongoStore) Insert(ctx context.Context, p Purchase) (Purchase, bool, er
 	return existing, false, nil
 }
 
+// InsertMany stores purchases in bulk (seeding and imports), each under a
+// new id; none may exist yet. The in-process index learns them once the
+// whole batch is stored.
+func (s *MongoStore) InsertMany(ctx context.Context, ps []Purchase) ([]Purchase, error) {
+	docs := make([]any, len(ps))
+	out := make([]Purchase, len(ps))
+	for i, p := range ps {
+		uid, err1 := bson.ObjectIDFromHex(p.UserID)
+		cid, err2 := bson.ObjectIDFromHex(p.CourseID)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("purchases: insert many: malformed user or course id")
+		}
+		pid := bson.NewObjectID()
+		docs[i] = purchaseDoc{
+			Key: docKey(uid, cid), PID: pid, UserID: uid, CourseID: cid,
+			PricePaid: int64(p.PricePaid), PurchasedAt: p.PurchasedAt,
+		}
+		p.ID = pid.Hex()
+		out[i] = p
+	}
+	if len(ps) == 0 {
+		return out, nil
+	}
+	if _, err := s.coll.InsertMany(ctx, docs); err != nil {
+		return nil, fmt.Errorf("purchases: insert many: %w", err)
+	}
+	for _, p := range out {
+		s.index(p)
+	}
+	return out, nil
+}
+
 // ErrOutcomeUnknown answers an insert whose outcome is unknown: the database
 // may have stored the purchase before it went away or timed out. Retrying
 // is safe because a purchase is idempotent.

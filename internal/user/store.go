@@ -130,6 +130,35 @@ func (s *MongoStore) Insert(ctx context.Context, u User, passwordHash string) (U
 	return u, nil
 }
 
+// InsertMany stores users in bulk (seeding and imports; not for signups,
+// which must settle each email race): each gets a new id and its email
+// document. They must be new and their emails free. It returns them with
+// their ids.
+func (s *MongoStore) InsertMany(ctx context.Context, us []User, passwordHash string) ([]User, error) {
+	docs, emails := make([]any, len(us)), make([]any, len(us))
+	out := make([]User, len(us))
+	for i, u := range us {
+		id := bson.NewObjectID()
+		docs[i] = userDoc{
+			ID: id, Email: u.Email, Name: u.Name, PasswordHash: passwordHash,
+			Role: string(u.Role), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		}
+		emails[i] = emailDoc{Email: u.Email, UserID: id}
+		u.ID, u.PasswordVersion = id.Hex(), PasswordVersion(passwordHash)
+		out[i] = u
+	}
+	if len(us) == 0 {
+		return out, nil
+	}
+	if _, err := s.coll.InsertMany(ctx, docs); err != nil {
+		return nil, fmt.Errorf("users: insert many: %w", err)
+	}
+	if _, err := s.emails.InsertMany(ctx, emails); err != nil {
+		return nil, fmt.Errorf("users: insert many: emails: %w", err)
+	}
+	return out, nil
+}
+
 var errEmailTaken = apperr.New(apperr.Conflict, "an account with this email already exists")
 
 // ByID finds a user by id (an _id lookup). Errors: NOT_FOUND, also for a
