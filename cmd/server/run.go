@@ -274,6 +274,10 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 		logger.Warn("COOKIE_SECURE=false: cookies are sent over plain http; for local development only")
 	}
 	setup := func(ctx context.Context) error {
+		if err := db.IndexIDs(ctx, "users", "user_emails", "courses", "purchases",
+			"sessions", "refresh_tokens", "rate_events", "migrations"); err != nil {
+			return err
+		}
 		for _, s := range []interface {
 			EnsureIndexes(context.Context, *slog.Logger) error
 		}{userStore, sessionStore, courseStore, purchaseStore, limiter} {
