@@ -222,8 +222,9 @@ type app struct {
 	handler http.Handler
 	// expiring are the stores whose expired documents the clean-up removes.
 	expiring []expirer
-	// setup creates the indexes and makes sure the first admin exists;
-	// it is idempotent, so it may be retried.
+	// setup migrates older document shapes, creates the indexes (on the
+	// embedded database: builds the in-process ones) and makes sure the
+	// first admin exists; it is idempotent, so it may be retried.
 	setup func(context.Context) error
 }
 
@@ -235,11 +236,14 @@ type expirer interface {
 // wire builds stores, services and the handler, without a database call;
 // the returned app's setup does those.
 func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health server.Database, logger *slog.Logger) (app, error) {
-	userStore := user.NewMongoStore(db.Database)
-	sessionStore := auth.NewStore(db.Database)
-	courseStore := course.NewMongoStore(db.Database)
-	purchaseStore := purchase.NewMongoStore(db.Database)
-	limiter := auth.NewLimiter(db.Database)
+	// The embedded database answers other lookups than by _id only by
+	// decoding whole collections: there the stores keep in-process indexes.
+	lookups := db.Lookups()
+	userStore := user.NewMongoStore(db.Database, lookups)
+	sessionStore := auth.NewStore(db.Database, lookups)
+	courseStore := course.NewMongoStore(db.Database, lookups)
+	purchaseStore := purchase.NewMongoStore(db.Database, lookups)
+	limiter := auth.NewLimiter(db.Database, lookups)
 
 	passwords, err := auth.NewPasswords(cfg.BcryptCost, cfg.BcryptConcurrency)
 	if err != nil {
@@ -270,6 +274,10 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 		logger.Warn("COOKIE_SECURE=false: cookies are sent over plain http; for local development only")
 	}
 	setup := func(ctx context.Context) error {
+		if err := db.IndexIDs(ctx, "users", "user_emails", "courses", "purchases",
+			"sessions", "refresh_tokens", "rate_events", "migrations"); err != nil {
+			return err
+		}
 		for _, s := range []interface {
 			EnsureIndexes(context.Context, *slog.Logger) error
 		}{userStore, sessionStore, courseStore, purchaseStore, limiter} {

@@ -7,24 +7,26 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/coursehub/coursehub/internal/mongodb"
 	"github.com/coursehub/coursehub/internal/mongodb/mongotest"
 )
 
 // Ensure the clean-up removes exactly the expired sessions, refresh tokens
 // and rate-limit events (what a TTL index does where the server has one).
-func TestDeleteExpired(t *testing.T) {
+func TestDeleteExpired(t *testing.T) { forEachLookups(t, testDeleteExpired) }
+
+func testDeleteExpired(t *testing.T, lookups mongodb.Lookups) {
 	ctx := context.Background()
 	db := mongotest.NewDatabase(t)
-	store, limiter := NewStore(db), NewLimiter(db)
+	store, limiter := NewStore(db, lookups), newLimiter(t, db, lookups)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 
 	mk := func(expires time.Time) string {
-		ss := session{ID: bson.NewObjectID().Hex(), UserID: bson.NewObjectID().Hex(), CreatedAt: now.Add(-time.Hour), ExpiresAt: expires}
-		if err := store.insertSession(ctx, ss); err != nil {
+		ss, err := store.insertSession(ctx, session{UserID: bson.NewObjectID().Hex(), CreatedAt: now.Add(-time.Hour), ExpiresAt: expires})
+		if err != nil {
 			t.Fatal(err)
 		}
-		sid, _ := bson.ObjectIDFromHex(ss.ID)
-		if err := store.insertRefresh(ctx, refreshDoc{Hash: hashToken(randomToken()), Parent: "session:" + ss.ID, SessionID: sid, CreatedAt: now, ExpiresAt: expires}); err != nil {
+		if err := store.insertRefresh(ctx, refreshToken{Hash: hashToken(randomToken()), Parent: "session:" + ss.ID, SessionID: ss.ID, CreatedAt: now, ExpiresAt: expires}); err != nil {
 			t.Fatal(err)
 		}
 		return ss.ID

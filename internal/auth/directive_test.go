@@ -17,6 +17,7 @@ import (
 
 	"github.com/coursehub/coursehub/internal/apperr"
 	"github.com/coursehub/coursehub/internal/auth"
+	"github.com/coursehub/coursehub/internal/mongodb"
 	"github.com/coursehub/coursehub/internal/mongodb/mongotest"
 	"github.com/coursehub/coursehub/internal/user"
 )
@@ -143,7 +144,7 @@ func newEnv(tb testing.TB) *env {
 	tb.Helper()
 	db := mongotest.NewDatabase(tb)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store := auth.NewStore(db)
+	store := auth.NewStore(db, mongodb.InProcessIndexes)
 	if err := store.EnsureIndexes(context.Background(), logger); err != nil {
 		tb.Fatalf("EnsureIndexes: %v", err)
 	}
@@ -152,7 +153,7 @@ func newEnv(tb testing.TB) *env {
 		tb.Fatalf("NewTokens: %v", err)
 	}
 	users, events := newFakeUsers(), &fakeEvents{}
-	svc := auth.NewService(users, store, auth.NewLimiter(db), tokens, events, auth.Config{RefreshTTL: time.Hour, SessionTTL: 24 * time.Hour}, logger)
+	svc := auth.NewService(users, store, auth.NewLimiter(db, mongodb.InProcessIndexes), tokens, events, auth.Config{RefreshTTL: time.Hour, SessionTTL: 24 * time.Hour}, logger)
 	return &env{svc: svc, tokens: tokens, users: users, events: events}
 }
 

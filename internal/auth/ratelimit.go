@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/coursehub/coursehub/internal/apperr"
 	"github.com/coursehub/coursehub/internal/mongodb"
+	"github.com/coursehub/coursehub/internal/mongodb/memindex"
 )
 
 // Limit allows Max events per Window; Max 0 switches the limit off.
@@ -108,8 +110,9 @@ type rateEventDoc struct {
 // caller got that number first.
 const maxSeqTries = 4
 
-// Limiter counts events in MongoDB, so that every instance shares the
-// counts. It only inserts, counts and deletes.
+// Limiter is the RateLimiter on MongoDB: it counts events in the database,
+// so that every instance shares the counts. It only inserts, counts and
+// deletes.
 //
 // An event is admitted when fewer than Max events of its key that came
 // BEFORE it (lower numbers) are in the window. A number is only ever taken
@@ -120,19 +123,66 @@ const maxSeqTries = 4
 // every call counted all events, concurrent callers would count each other
 // and could all be refused, the legitimate first one too.) A refused event
 // is deleted again, so that a flood does not extend its own lock-out.
+//
+// On the embedded database (mongodb.InProcessIndexes) the highest number and
+// the count come from an in-process index of each key's events instead of
+// queries that would decode the whole collection: the number is taken, the
+// predecessors counted and the event recorded in the index in one step
+// under its lock (so again a call sees all of its predecessors), and the
+// event is then inserted under its unique _id, which keeps the counts
+// across restarts (the index is rebuilt from them at start). A refused
+// event is never recorded. An event whose insert failed is removed again;
+// one whose insert had an unknown outcome stays counted, which can only
+// refuse early, never admit more than N.
 type Limiter struct {
 	coll *mongo.Collection
 	now  func() time.Time
+	// events is the in-process index (nil on MongoDB): key -> its events,
+	// highest number first.
+	events *memindex.Index[rateMark]
 }
 
-// NewLimiter returns a Limiter over db's rate_events collection.
-func NewLimiter(db *mongo.Database) *Limiter {
-	return &Limiter{coll: db.Collection("rate_events"), now: time.Now}
+// rateMark is an indexed event's time and expiry.
+type rateMark struct{ At, ExpiresAt time.Time }
+
+var _ RateLimiter = (*Limiter)(nil)
+
+// NewLimiter returns a Limiter over db's rate_events collection that counts
+// as lookups says.
+func NewLimiter(db *mongo.Database, lookups mongodb.Lookups) *Limiter {
+	l := &Limiter{coll: db.Collection("rate_events"), now: time.Now}
+	if lookups == mongodb.InProcessIndexes {
+		l.events = memindex.New[rateMark]()
+	}
+	return l
 }
 
 // EnsureIndexes creates the indexes that find a key's highest number and
-// count its window, and, where supported, a TTL index.
+// count its window, and, where supported, a TTL index; on the embedded
+// database it builds the in-process index from the stored events instead.
 func (l *Limiter) EnsureIndexes(ctx context.Context, logger *slog.Logger) error {
+	if l.events != nil {
+		cur, err := l.coll.Find(ctx, bson.D{})
+		if err != nil {
+			return fmt.Errorf("rate limit: index: %w", err)
+		}
+		var docs []struct {
+			ID           bson.RawValue `bson:"_id"`
+			rateEventDoc `bson:",inline"`
+		}
+		if err := cur.All(ctx, &docs); err != nil {
+			return fmt.Errorf("rate limit: index: %w", err)
+		}
+		for _, d := range docs {
+			// Events from before numbering (ObjectID ids, no seq) never
+			// count.
+			if id, ok := d.ID.StringValueOK(); ok && d.Seq > 0 {
+				d.rateEventDoc.ID = id
+				l.events.Put(d.Key, rateEntry(d.rateEventDoc))
+			}
+		}
+		return nil
+	}
 	return mongodb.CreateIndexes(ctx, l.coll, logger,
 		mongo.IndexModel{Keys: bson.D{{Key: "key", Value: 1}, {Key: "seq", Value: 1}}, Options: options.Index().SetName("key_seq")},
 		mongo.IndexModel{Keys: bson.D{{Key: "key", Value: 1}, {Key: "at", Value: 1}}, Options: options.Index().SetName("key_at")},
@@ -140,8 +190,12 @@ func (l *Limiter) EnsureIndexes(ctx context.Context, logger *slog.Logger) error 
 	)
 }
 
+func rateEntry(d rateEventDoc) memindex.Entry[rateMark] {
+	return memindex.Entry[rateMark]{ID: d.ID, Sort: fmt.Sprintf("%019d", d.Seq), Value: rateMark{At: d.At, ExpiresAt: d.ExpiresAt}}
+}
+
 // Event is a counted event; Forget uncounts it.
-type Event struct{ id string }
+type Event struct{ id, key string }
 
 // Take counts one event under key. Past the limit it returns RATE_LIMITED
 // with the seconds until the oldest counted event ages out.
@@ -150,6 +204,9 @@ func (l *Limiter) Take(ctx context.Context, key string, lim Limit) (Event, error
 		return Event{}, nil
 	}
 	now := l.now().UTC()
+	if l.events != nil {
+		return l.takeIndexed(ctx, key, lim, now)
+	}
 	ev, err := l.record(ctx, key, now, lim.Window)
 	if err != nil {
 		return Event{}, err
@@ -161,25 +218,86 @@ func (l *Limiter) Take(ctx context.Context, key string, lim Limit) (Event, error
 		return Event{}, fmt.Errorf("rate limit: count: %w", err)
 	}
 	if int(n) < lim.Max {
-		return Event{id: ev.ID}, nil
+		return Event{id: ev.ID, key: key}, nil
 	}
-	if err := l.Forget(ctx, Event{id: ev.ID}); err != nil {
+	if err := l.Forget(ctx, Event{id: ev.ID, key: key}); err != nil {
 		return Event{}, err
 	}
-	retry := lim.Window
 	var oldest rateEventDoc
 	err = l.coll.FindOne(ctx, inWindow, options.FindOne().SetSort(bson.D{{Key: "at", Value: 1}}).
 		SetProjection(bson.D{{Key: "_id", Value: 0}, {Key: "at", Value: 1}})).Decode(&oldest)
-	if err == nil {
-		// Concurrent events may be newer than this call's now: never say
-		// more than one window.
-		retry = min(oldest.At.Add(lim.Window).Sub(now), lim.Window)
+	if err != nil {
+		oldest.At = now
 	}
-	return Event{}, &apperr.Error{
+	return Event{}, limited(oldest.At, now, lim)
+}
+
+// limited is RATE_LIMITED until the oldest counted event ages out.
+// Concurrent events may be newer than this call's now: never more than one
+// window.
+func limited(oldest, now time.Time, lim Limit) error {
+	retry := min(oldest.Add(lim.Window).Sub(now), lim.Window)
+	return &apperr.Error{
 		Code:              apperr.RateLimited,
 		Message:           "too many attempts; try again later",
 		RetryAfterSeconds: max(1, int(math.Ceil(retry.Seconds()))),
 	}
+}
+
+// takeIndexed is Take on the in-process index (see Limiter).
+func (l *Limiter) takeIndexed(ctx context.Context, key string, lim Limit, now time.Time) (Event, error) {
+	for range maxSeqTries {
+		var ev rateEventDoc
+		admitted, oldest := false, now
+		l.events.Update(key, func(es []memindex.Entry[rateMark]) []memindex.Entry[rateMark] {
+			var seq int64
+			if len(es) > 0 {
+				seq, _ = strconv.ParseInt(es[0].Sort, 10, 64)
+			}
+			// Events past every window go, but the highest stays: it
+			// carries the numbering.
+			if len(es) > 1 {
+				es = append(es[:1], slices.DeleteFunc(es[1:], func(e memindex.Entry[rateMark]) bool { return !e.Value.ExpiresAt.After(now) })...)
+			}
+			n := 0
+			for _, e := range es {
+				if e.Value.At.After(now.Add(-lim.Window)) {
+					n++
+					if e.Value.At.Before(oldest) {
+						oldest = e.Value.At
+					}
+				}
+			}
+			if n >= lim.Max {
+				return es
+			}
+			admitted = true
+			ev = rateEventDoc{
+				ID: key + "#" + strconv.FormatInt(seq+1, 10), Key: key, Seq: seq + 1,
+				At: now, ExpiresAt: now.Add(lim.Window),
+			}
+			return memindex.Insert(es, rateEntry(ev))
+		})
+		if !admitted {
+			return Event{}, limited(oldest, now, lim)
+		}
+		_, err := l.coll.InsertOne(ctx, ev)
+		switch {
+		case err == nil:
+			return Event{id: ev.ID, key: key}, nil
+		case mongodb.IsDuplicateKey(err):
+			// A number taken by an insert the index missed (one of
+			// unknown outcome that went through): that event stands,
+			// counted under the entry just made; take the next number.
+			continue
+		case mongodb.IsUnavailable(err) || ctx.Err() != nil:
+			return Event{}, fmt.Errorf("rate limit: record: %w", err)
+		default:
+			l.events.Delete(key, ev.ID)
+			return Event{}, fmt.Errorf("rate limit: record: %w", err)
+		}
+	}
+	return Event{}, fmt.Errorf("rate limit: record: %d numbers of %s were taken unseen", maxSeqTries, key)
 }
 
 // record inserts the event under the next free number of key.
@@ -219,6 +337,9 @@ func (l *Limiter) Forget(ctx context.Context, evs ...Event) error {
 		if _, err := l.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: ev.id}}); err != nil {
 			return fmt.Errorf("rate limit: forget: %w", err)
 		}
+		if l.events != nil {
+			l.events.Delete(ev.key, ev.id)
+		}
 	}
 	return nil
 }
@@ -228,6 +349,11 @@ func (l *Limiter) DeleteExpired(ctx context.Context, now time.Time) (int64, erro
 	r, err := l.coll.DeleteMany(ctx, bson.D{{Key: "expiresAt", Value: bson.D{{Key: "$lt", Value: now}}}})
 	if err != nil {
 		return 0, fmt.Errorf("rate limit: delete expired: %w", err)
+	}
+	if l.events != nil {
+		// The numbering restarts for a key with no events left, as it
+		// does on MongoDB: the database has none of its numbers either.
+		l.events.DeleteFunc(func(_ string, e memindex.Entry[rateMark]) bool { return e.Value.ExpiresAt.Before(now) })
 	}
 	return r.DeletedCount, nil
 }

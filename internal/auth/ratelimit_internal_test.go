@@ -3,13 +3,17 @@ package auth
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/coursehub/coursehub/internal/apperr"
+	"github.com/coursehub/coursehub/internal/mongodb"
 	"github.com/coursehub/coursehub/internal/mongodb/mongotest"
 )
 
@@ -17,8 +21,33 @@ import (
 // attempts, every round: attempts that count each other must not all be
 // refused (the legitimate first one included), nor may more than N slip in.
 func TestLimiterAdmitsExactlyNConcurrent(t *testing.T) {
+	forEachLookups(t, testLimiterAdmitsExactlyNConcurrent)
+}
+
+// forEachLookups runs test with the limiter on MongoDB's indexes and on
+// the embedded database's in-process index.
+func forEachLookups(t *testing.T, test func(t *testing.T, lookups mongodb.Lookups)) {
+	for _, tt := range []struct {
+		name    string
+		lookups mongodb.Lookups
+	}{{"ServerIndexes", mongodb.ServerIndexes}, {"InProcessIndexes", mongodb.InProcessIndexes}} {
+		t.Run(tt.name, func(t *testing.T) { test(t, tt.lookups) })
+	}
+}
+
+// newLimiter returns a limiter over db, set up as at start.
+func newLimiter(t *testing.T, db *mongo.Database, lookups mongodb.Lookups) *Limiter {
+	t.Helper()
+	l := NewLimiter(db, lookups)
+	if err := l.EnsureIndexes(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func testLimiterAdmitsExactlyNConcurrent(t *testing.T, lookups mongodb.Lookups) {
 	ctx := context.Background()
-	limiter := NewLimiter(mongotest.NewDatabase(t))
+	limiter := newLimiter(t, mongotest.NewDatabase(t), lookups)
 	lim := Limit{Max: 5, Window: time.Hour}
 	for round := range 5 {
 		key := fmt.Sprintf("burst:%d", round)
@@ -52,18 +81,20 @@ func TestLimiterAdmitsExactlyNConcurrent(t *testing.T) {
 // Ensure the window slides, a forgotten event frees its place, refused
 // events do not extend the lock-out, and events recorded before numbering
 // existed (ObjectID ids, no seq) neither break Take nor count.
-func TestLimiterWindow(t *testing.T) {
+func TestLimiterWindow(t *testing.T) { forEachLookups(t, testLimiterWindow) }
+
+func testLimiterWindow(t *testing.T, lookups mongodb.Lookups) {
 	ctx := context.Background()
 	db := mongotest.NewDatabase(t)
-	limiter := NewLimiter(db)
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	limiter.now = func() time.Time { return now }
 	lim := Limit{Max: 3, Window: time.Minute}
-	if _, err := limiter.coll.InsertOne(ctx, bson.D{
+	if _, err := db.Collection("rate_events").InsertOne(ctx, bson.D{
 		{Key: "_id", Value: bson.NewObjectID()}, {Key: "key", Value: "k"}, {Key: "at", Value: now}, {Key: "expiresAt", Value: now.Add(time.Minute)},
 	}); err != nil {
 		t.Fatal(err)
 	}
+	limiter := newLimiter(t, db, lookups)
+	limiter.now = func() time.Time { return now }
 
 	take := func(want bool) Event {
 		t.Helper()
@@ -90,4 +121,33 @@ func TestLimiterWindow(t *testing.T) {
 		take(true)
 	}
 	take(false)
+}
+
+// Ensure the counts survive a restart: a limiter started over the same
+// database (the in-process index rebuilt from the stored events) refuses
+// what the first one would have, and numbers on from where it stopped.
+func TestLimiterCountsSurviveRestart(t *testing.T) {
+	forEachLookups(t, testLimiterCountsSurviveRestart)
+}
+
+func testLimiterCountsSurviveRestart(t *testing.T, lookups mongodb.Lookups) {
+	ctx := context.Background()
+	db := mongotest.NewDatabase(t)
+	lim := Limit{Max: 3, Window: time.Hour}
+	first := newLimiter(t, db, lookups)
+	for range 2 {
+		if _, err := first.Take(ctx, "k", lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := newLimiter(t, db, lookups)
+	if _, err := again.Take(ctx, "k", lim); err != nil {
+		t.Fatalf("third attempt after the restart: %v", err)
+	}
+	if _, err := again.Take(ctx, "k", lim); apperr.CodeOf(err) != apperr.RateLimited {
+		t.Fatalf("fourth attempt after the restart = %v, want RATE_LIMITED", err)
+	}
+	if n, err := db.Collection("rate_events").CountDocuments(ctx, bson.D{{Key: "_id", Value: "k#3"}}); err != nil || n != 1 {
+		t.Errorf("event k#3 stored %d times (%v), want once: numbering must go on after a restart", n, err)
+	}
 }

@@ -7,11 +7,8 @@ package auth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/coursehub/coursehub/internal/apperr"
 	"github.com/coursehub/coursehub/internal/user"
@@ -52,12 +49,40 @@ type Config struct {
 	Cookies CookieConfig
 }
 
+// SessionStore persists sessions and refresh tokens (Store is the one on
+// MongoDB). Ids are opaque strings that the store makes and parses.
+type SessionStore interface {
+	// insertSession stores ss under a new id and returns it with that id.
+	insertSession(ctx context.Context, ss session) (session, error)
+	// sessionByID is the per-request session read. Errors: errNoRow
+	// (errMalformedID, which is also errNoRow, for an id no store made).
+	sessionByID(ctx context.Context, id string) (session, error)
+	// liveSessions lists a user's live sessions, newest first, with when
+	// each last signed in or refreshed (by session id, where known).
+	liveSessions(ctx context.Context, userID string, now time.Time) ([]session, map[string]time.Time, error)
+	// revokeSession sets a session's revokedAt (idempotent).
+	revokeSession(ctx context.Context, id string, now time.Time) error
+	// insertRefresh stores a refresh token. Errors: errReused (its parent
+	// already has a successor).
+	insertRefresh(ctx context.Context, t refreshToken) error
+	// refreshByHash finds a refresh token by its hash. Errors: errNoRow.
+	refreshByHash(ctx context.Context, hash string) (refreshToken, error)
+}
+
+// RateLimiter counts attempts (Limiter is the one on MongoDB).
+type RateLimiter interface {
+	// Take counts one event under key. Errors: RATE_LIMITED (past lim).
+	Take(ctx context.Context, key string, lim Limit) (Event, error)
+	// Forget uncounts events.
+	Forget(ctx context.Context, evs ...Event) error
+}
+
 // Service runs signup, login, refresh and logout, and the per-request
 // session check.
 type Service struct {
 	users   Users
-	store   *Store
-	limiter *Limiter
+	store   SessionStore
+	limiter RateLimiter
 	tokens  *Tokens
 	events  Events
 	cfg     Config
@@ -67,7 +92,7 @@ type Service struct {
 
 // NewService wires the auth service. events hears of every ended session
 // and role change.
-func NewService(users Users, store *Store, limiter *Limiter, tokens *Tokens, events Events, cfg Config, logger *slog.Logger) *Service {
+func NewService(users Users, store SessionStore, limiter RateLimiter, tokens *Tokens, events Events, cfg Config, logger *slog.Logger) *Service {
 	return &Service{users: users, store: store, limiter: limiter, tokens: tokens, events: events, cfg: cfg, logger: logger, now: time.Now}
 }
 
@@ -155,13 +180,14 @@ func (s *Service) uncount(ctx context.Context, evs []Event) {
 func (s *Service) startSession(ctx context.Context, u user.User, d Delivery) (Payload, error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
 	ss := session{
-		ID: bson.NewObjectID().Hex(), UserID: u.ID, CreatedAt: now,
+		UserID: u.ID, CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.SessionTTL), Client: ClientFrom(ctx),
 		// The version of the hash this very sign-in was checked against:
 		// if the password changed meanwhile, the session is born over.
 		PasswordVersion: u.PasswordVersion,
 	}
-	if err := s.store.insertSession(ctx, ss); err != nil {
+	ss, err := s.store.insertSession(ctx, ss)
+	if err != nil {
 		return Payload{}, err
 	}
 	return s.issue(ctx, u, ss, "session:"+ss.ID, now, d)
@@ -175,12 +201,8 @@ func (s *Service) issue(ctx context.Context, u user.User, ss session, parent str
 	if exp.After(ss.ExpiresAt) {
 		exp = ss.ExpiresAt
 	}
-	sid, err := bson.ObjectIDFromHex(ss.ID)
-	if err != nil {
-		return Payload{}, fmt.Errorf("auth: session id: %w", err)
-	}
-	if err := s.store.insertRefresh(ctx, refreshDoc{
-		Hash: hashToken(raw), Parent: parent, SessionID: sid, CreatedAt: now, ExpiresAt: exp,
+	if err := s.store.insertRefresh(ctx, refreshToken{
+		Hash: hashToken(raw), Parent: parent, SessionID: ss.ID, CreatedAt: now, ExpiresAt: exp,
 	}); err != nil {
 		return Payload{}, err
 	}
@@ -222,7 +244,7 @@ func (s *Service) Refresh(ctx context.Context, raw string, d Delivery) (Payload,
 	if !now.Before(tok.ExpiresAt) {
 		return Payload{}, errRefreshInvalid
 	}
-	ss, err := s.store.sessionByID(ctx, tok.SessionID.Hex())
+	ss, err := s.store.sessionByID(ctx, tok.SessionID)
 	if errors.Is(err, errNoRow) {
 		return Payload{}, errRefreshInvalid
 	}
@@ -290,13 +312,13 @@ func (s *Service) Logout(ctx context.Context, refreshToken *string) error {
 		return nil
 	}
 	tok, err := s.store.refreshByHash(ctx, hashToken(*refreshToken))
-	if errors.Is(err, errNoRow) || tok.SessionID.Hex() == v.SessionID {
+	if errors.Is(err, errNoRow) || tok.SessionID == v.SessionID {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	other, err := s.store.sessionByID(ctx, tok.SessionID.Hex())
+	other, err := s.store.sessionByID(ctx, tok.SessionID)
 	if err != nil || other.UserID != v.User.ID {
 		return nil
 	}

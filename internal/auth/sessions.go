@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/coursehub/coursehub/internal/apperr"
-	"github.com/coursehub/coursehub/internal/mongodb"
 )
 
 // Session is a live session as its owner sees it.
@@ -67,10 +66,10 @@ func (s *Service) RevokeSession(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := mongodb.ParseID("id", id); err != nil {
-		return err
-	}
 	ss, err := s.store.sessionByID(ctx, id)
+	if errors.Is(err, errMalformedID) {
+		return apperr.Input("id", "malformed id")
+	}
 	if errors.Is(err, errNoRow) || (err == nil && ss.UserID != v.User.ID) {
 		return errNoSuchSession
 	}

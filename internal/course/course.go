@@ -48,12 +48,26 @@ type Events interface {
 	CoursePublished(ctx context.Context, c Course)
 }
 
-// Store persists courses. Its methods map driver errors to apperr codes.
+// Store persists courses. Ids are opaque strings: the store makes and parses
+// them. Its methods map driver errors to apperr codes.
 type Store interface {
-	Insert(ctx context.Context, c Course) error
+	// Insert stores c under a new id and returns it with that id.
+	Insert(ctx context.Context, c Course) (Course, error)
+	// ByID returns one course. Errors: BAD_USER_INPUT (id: malformed),
+	// NOT_FOUND.
 	ByID(ctx context.Context, id string) (Course, error)
+	// ByIDs returns the courses that exist among ids, in no particular
+	// order; malformed ids are skipped.
 	ByIDs(ctx context.Context, ids []string) ([]Course, error)
+	// Update sets the fields set in in (an empty ImageLink removes the
+	// link) and returns the course. Errors: BAD_USER_INPUT (id: malformed),
+	// NOT_FOUND.
 	Update(ctx context.Context, id string, in UpdateInput, now time.Time) (Course, error)
+	// List returns a newest-first page. Errors: BAD_USER_INPUT (after).
 	List(ctx context.Context, publishedOnly bool, args pagination.Args) (pagination.Page[Course], error)
+	// Count counts the courses List pages through.
 	Count(ctx context.Context, publishedOnly bool) (int, error)
+	// Published returns every published course, newest first: what a
+	// catalogue cache is built from.
+	Published(ctx context.Context) ([]Course, error)
 }

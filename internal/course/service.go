@@ -4,10 +4,7 @@ import (
 	"context"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/coursehub/coursehub/internal/apperr"
-	"github.com/coursehub/coursehub/internal/mongodb"
 	"github.com/coursehub/coursehub/internal/pagination"
 )
 
@@ -25,8 +22,6 @@ type Service struct {
 func NewService(store Store, events Events) *Service {
 	return &Service{store: store, events: events, now: time.Now}
 }
-
-var errNotFound = apperr.New(apperr.NotFound, "course not found")
 
 // Create adds a course created by creatorID.
 // Errors: BAD_USER_INPUT.
@@ -48,11 +43,12 @@ func (s *Service) Create(ctx context.Context, creatorID string, in CreateInput) 
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	c := Course{
-		ID: bson.NewObjectID().Hex(), Title: title, Description: desc, Price: in.Price,
+		Title: title, Description: desc, Price: in.Price,
 		ImageLink: img, Published: in.Published != nil && *in.Published,
 		CreatedByID: creatorID, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.store.Insert(ctx, c); err != nil {
+	c, err = s.store.Insert(ctx, c)
+	if err != nil {
 		return Course{}, err
 	}
 	if c.Published {
@@ -64,9 +60,6 @@ func (s *Service) Create(ctx context.Context, creatorID string, in CreateInput) 
 // Update changes the fields set in in; publishing is setting Published.
 // Errors: BAD_USER_INPUT, NOT_FOUND.
 func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (Course, error) {
-	if _, err := mongodb.ParseID("id", id); err != nil {
-		return Course{}, err
-	}
 	if in.Title != nil {
 		t, err := normalizeTitle(*in.Title)
 		if err != nil {
@@ -119,9 +112,6 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (Course
 // includeUnpublished (admins). A missing or hidden course is (nil, nil).
 // Errors: BAD_USER_INPUT (malformed id).
 func (s *Service) Get(ctx context.Context, id string, includeUnpublished bool) (*Course, error) {
-	if _, err := mongodb.ParseID("id", id); err != nil {
-		return nil, err
-	}
 	c, err := s.store.ByID(ctx, id)
 	if apperr.IsCode(err, apperr.NotFound) {
 		return nil, nil

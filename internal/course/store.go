@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/coursehub/coursehub/internal/apperr"
 	"github.com/coursehub/coursehub/internal/mongodb"
 	"github.com/coursehub/coursehub/internal/pagination"
 )
@@ -36,16 +37,18 @@ func (d courseDoc) toCourse() Course {
 	}
 }
 
-// MongoStore is the Store on MongoDB.
+// MongoStore is the Store on MongoDB and on the embedded database.
 type MongoStore struct {
-	coll *mongo.Collection
+	coll    *mongo.Collection
+	lookups mongodb.Lookups
 }
 
 var _ Store = (*MongoStore)(nil)
 
-// NewMongoStore returns a store over db's courses collection.
-func NewMongoStore(db *mongo.Database) *MongoStore {
-	return &MongoStore{coll: db.Collection("courses")}
+// NewMongoStore returns a store over db's courses collection; lookups says
+// how a batch of ids is read.
+func NewMongoStore(db *mongo.Database, lookups mongodb.Lookups) *MongoStore {
+	return &MongoStore{coll: db.Collection("courses"), lookups: lookups}
 }
 
 // EnsureIndexes creates the index behind the public, newest-first listing.
@@ -56,32 +59,60 @@ func (s *MongoStore) EnsureIndexes(ctx context.Context, logger *slog.Logger) err
 	})
 }
 
-// Insert stores a new course.
-func (s *MongoStore) Insert(ctx context.Context, c Course) error {
-	id, err := bson.ObjectIDFromHex(c.ID)
-	if err != nil {
-		return fmt.Errorf("courses: insert: %w", err)
-	}
+// Insert stores a new course under a new ObjectID (so that _id order is
+// creation order).
+func (s *MongoStore) Insert(ctx context.Context, c Course) (Course, error) {
 	creator, err := bson.ObjectIDFromHex(c.CreatedByID)
 	if err != nil {
-		return fmt.Errorf("courses: insert: creator: %w", err)
+		return Course{}, fmt.Errorf("courses: insert: creator: %w", err)
 	}
+	id := bson.NewObjectID()
 	_, err = s.coll.InsertOne(ctx, courseDoc{
 		ID: id, Title: c.Title, Description: c.Description, Price: int64(c.Price),
 		ImageLink: c.ImageLink, Published: c.Published, CreatedBy: creator,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	})
 	if err != nil {
-		return fmt.Errorf("courses: insert: %w", err)
+		return Course{}, fmt.Errorf("courses: insert: %w", err)
 	}
-	return nil
+	c.ID = id.Hex()
+	return c, nil
 }
 
-// ByID finds a course by id (an _id lookup). Errors: NOT_FOUND.
+// InsertMany stores courses in bulk (seeding and imports), each under a new
+// id, and returns them with their ids.
+func (s *MongoStore) InsertMany(ctx context.Context, cs []Course) ([]Course, error) {
+	docs := make([]any, len(cs))
+	out := make([]Course, len(cs))
+	for i, c := range cs {
+		creator, err := bson.ObjectIDFromHex(c.CreatedByID)
+		if err != nil {
+			return nil, fmt.Errorf("courses: insert many: creator: %w", err)
+		}
+		id := bson.NewObjectID()
+		docs[i] = courseDoc{
+			ID: id, Title: c.Title, Description: c.Description, Price: int64(c.Price),
+			ImageLink: c.ImageLink, Published: c.Published, CreatedBy: creator,
+			CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		}
+		c.ID = id.Hex()
+		out[i] = c
+	}
+	if len(cs) == 0 {
+		return out, nil
+	}
+	if _, err := s.coll.InsertMany(ctx, docs); err != nil {
+		return nil, fmt.Errorf("courses: insert many: %w", err)
+	}
+	return out, nil
+}
+
+// ByID finds a course by id (an _id lookup).
+// Errors: BAD_USER_INPUT (id: malformed), NOT_FOUND.
 func (s *MongoStore) ByID(ctx context.Context, id string) (Course, error) {
-	oid, err := bson.ObjectIDFromHex(id)
+	oid, err := mongodb.ParseID("id", id)
 	if err != nil {
-		return Course{}, errNotFound
+		return Course{}, err
 	}
 	var d courseDoc
 	err = s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&d)
@@ -94,9 +125,11 @@ func (s *MongoStore) ByID(ctx context.Context, id string) (Course, error) {
 	return d.toCourse(), nil
 }
 
-// ByIDs finds the courses among ids in one query.
+// ByIDs finds the courses among ids: one $in query on MongoDB, an _id read
+// each (run concurrently) on the embedded database, which would decode
+// every course for the $in.
 func (s *MongoStore) ByIDs(ctx context.Context, ids []string) ([]Course, error) {
-	oids := make([]bson.ObjectID, 0, len(ids))
+	oids := make([]any, 0, len(ids))
 	for _, id := range ids {
 		if oid, err := bson.ObjectIDFromHex(id); err == nil {
 			oids = append(oids, oid)
@@ -104,6 +137,17 @@ func (s *MongoStore) ByIDs(ctx context.Context, ids []string) ([]Course, error) 
 	}
 	if len(oids) == 0 {
 		return nil, nil
+	}
+	if s.lookups == mongodb.InProcessIndexes {
+		docs, err := mongodb.FindEachByID[courseDoc](ctx, s.coll, oids)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]Course, len(docs))
+		for i, d := range docs {
+			out[i] = d.toCourse()
+		}
+		return out, nil
 	}
 	return s.find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: oids}}}}, nil)
 }
@@ -125,11 +169,11 @@ func (s *MongoStore) find(ctx context.Context, filter bson.D, opts *options.Find
 }
 
 // Update sets the given fields. An empty ImageLink removes the link.
-// Errors: NOT_FOUND.
+// Errors: BAD_USER_INPUT (id: malformed), NOT_FOUND.
 func (s *MongoStore) Update(ctx context.Context, id string, in UpdateInput, now time.Time) (Course, error) {
-	oid, err := bson.ObjectIDFromHex(id)
+	oid, err := mongodb.ParseID("id", id)
 	if err != nil {
-		return Course{}, errNotFound
+		return Course{}, err
 	}
 	set := bson.D{{Key: "updatedAt", Value: now}}
 	var unset bson.D
@@ -174,16 +218,22 @@ func listFilter(publishedOnly bool) bson.D {
 }
 
 // List returns one newest-first page: one query, fetching one extra document
-// to learn whether there is a next page.
+// to learn whether there is a next page. Errors: BAD_USER_INPUT (after).
 func (s *MongoStore) List(ctx context.Context, publishedOnly bool, args pagination.Args) (pagination.Page[Course], error) {
-	courses, err := s.find(ctx, args.Filter(listFilter(publishedOnly)), args.FindOptions())
+	after, err := mongodb.AfterID(args)
 	if err != nil {
 		return pagination.Page[Course]{}, err
 	}
-	return pagination.NewPage(courses, args, func(c Course) bson.ObjectID {
-		oid, _ := bson.ObjectIDFromHex(c.ID)
-		return oid
-	}), nil
+	courses, err := s.find(ctx, mongodb.PageFilter(listFilter(publishedOnly), "_id", after), mongodb.PageOptions("_id", args.First))
+	if err != nil {
+		return pagination.Page[Course]{}, err
+	}
+	return pagination.NewPage(courses, args, func(c Course) string { return c.ID }), nil
+}
+
+// Published returns every published course, newest first.
+func (s *MongoStore) Published(ctx context.Context) ([]Course, error) {
+	return s.find(ctx, listFilter(true), options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}))
 }
 
 // Count counts courses.
@@ -194,3 +244,5 @@ func (s *MongoStore) Count(ctx context.Context, publishedOnly bool) (int, error)
 	}
 	return int(n), nil
 }
+
+var errNotFound = apperr.New(apperr.NotFound, "course not found")

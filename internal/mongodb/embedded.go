@@ -17,6 +17,7 @@ import (
 // port. It lets coursehub run, and its tests pass, with no MongoDB installed.
 type Embedded struct {
 	uri    string
+	dir    string // the absolute data directory
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -46,7 +47,7 @@ func StartEmbeddedOn(ctx context.Context, dir, addr string, logger *slog.Logger)
 		return nil, fmt.Errorf("mongodb: start embedded database in %s: %w", abs, err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	e := &Embedded{cancel: cancel, done: make(chan struct{})}
+	e := &Embedded{dir: abs, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
 		_ = f.Run(runCtx)

@@ -96,6 +96,30 @@ func Open(ctx context.Context, opts Options, logger *slog.Logger) (*DB, error) {
 // Embedded reports whether this connection runs its own embedded server.
 func (db *DB) Embedded() bool { return db.embedded != nil }
 
+// Lookups says how stores answer the lookups that are not by _id.
+type Lookups int
+
+const (
+	// ServerIndexes leaves them to the database's own indexes (MongoDB).
+	ServerIndexes Lookups = iota
+	// InProcessIndexes answers them from indexes the stores keep in memory,
+	// turning each into _id reads: the embedded database (FerretDB on
+	// SQLite) pushes nothing but an exact `{_id: value}` filter down, and
+	// decodes a whole collection for any other. It is safe only because the
+	// embedded database lives in this one process, so every write to it
+	// passes through the stores that keep the indexes.
+	InProcessIndexes
+)
+
+// Lookups is InProcessIndexes for the embedded database, ServerIndexes
+// otherwise.
+func (db *DB) Lookups() Lookups {
+	if db.Embedded() {
+		return InProcessIndexes
+	}
+	return ServerIndexes
+}
+
 // Close disconnects and stops the embedded server, if any.
 func (db *DB) Close(ctx context.Context) error {
 	db.Monitor.close()

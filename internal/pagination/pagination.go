@@ -1,14 +1,12 @@
 // Package pagination holds the cursor rules shared by every connection:
 // cursors are opaque (base64url of a versioned sort key) and validated, and
-// page sizes are bounded.
+// page sizes are bounded. A sort key is a store's own string (a hex id, say);
+// nothing here knows which database is behind it.
 package pagination
 
 import (
 	"encoding/base64"
 	"strings"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/coursehub/coursehub/internal/apperr"
 )
@@ -22,6 +20,10 @@ const (
 // cursorPrefix versions the cursor format, so it can change without old
 // cursors being misread.
 const cursorPrefix = "v1:"
+
+// keyLen is the length of a sort key: every store sorts by a 96-bit,
+// time-ordered id, written as 24 lower-case hex digits.
+const keyLen = 24
 
 // Edge is one item of a page with the cursor that resumes after it.
 type Edge[T any] struct {
@@ -47,9 +49,13 @@ func (p Page[T]) EndCursor() *string {
 // Args are validated pagination arguments.
 type Args struct {
 	First int
-	// After is the sort key to resume after; zero means from the start.
-	After bson.ObjectID
+	// After is the sort key to resume after; empty means from the start.
+	// The store that made the key checks that it is one of its own.
+	After string
 }
+
+// ErrBadCursor is the answer to a cursor no store made.
+var ErrBadCursor = apperr.Input("after", "invalid cursor")
 
 // Parse validates first and after.
 // Errors: BAD_USER_INPUT for first out of range or a bad cursor.
@@ -59,61 +65,63 @@ func Parse(first int, after *string) (Args, error) {
 	}
 	a := Args{First: first}
 	if after != nil && *after != "" {
-		id, err := DecodeCursor(*after)
+		key, err := DecodeCursor(*after)
 		if err != nil {
 			return Args{}, err
 		}
-		a.After = id
+		a.After = key
 	}
 	return a, nil
 }
 
-// EncodeCursor makes the opaque cursor for a sort key.
-func EncodeCursor(id bson.ObjectID) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + id.Hex()))
+// EncodeCursor makes the opaque cursor for a sort key (24 lower-case hex
+// digits).
+func EncodeCursor(key string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + key))
 }
 
-// DecodeCursor reads a cursor made by EncodeCursor.
+// DecodeCursor reads a cursor made by EncodeCursor and returns its key.
 // Errors: BAD_USER_INPUT.
-func DecodeCursor(cursor string) (bson.ObjectID, error) {
-	bad := apperr.Input("after", "invalid cursor")
+func DecodeCursor(cursor string) (string, error) {
 	if len(cursor) > 64 {
-		return bson.ObjectID{}, bad
+		return "", ErrBadCursor
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil {
-		return bson.ObjectID{}, bad
+		return "", ErrBadCursor
 	}
-	hexID, ok := strings.CutPrefix(string(raw), cursorPrefix)
-	if !ok {
-		return bson.ObjectID{}, bad
-	}
-	id, err := bson.ObjectIDFromHex(hexID)
+	key, ok := strings.CutPrefix(string(raw), cursorPrefix)
 	// Only the one spelling EncodeCursor makes is accepted (no upper-case
 	// hex, no line breaks that the base64 decoder would skip).
-	if err != nil || id.IsZero() || EncodeCursor(id) != cursor {
-		return bson.ObjectID{}, bad
+	if !ok || !validKey(key) || EncodeCursor(key) != cursor {
+		return "", ErrBadCursor
 	}
-	return id, nil
+	return key, nil
 }
 
-// Filter adds the "after the cursor" condition to a newest-first query on _id.
-func (a Args) Filter(f bson.D) bson.D {
-	if a.After.IsZero() {
-		return f
+// validKey accepts keyLen lower-case hex digits, not all zeros (no store's
+// key is: ids carry a time).
+func validKey(key string) bool {
+	if len(key) != keyLen {
+		return false
 	}
-	return append(f, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: a.After}}})
+	zero := true
+	for _, r := range key {
+		switch {
+		case r == '0':
+		case r >= '1' && r <= '9', r >= 'a' && r <= 'f':
+			zero = false
+		default:
+			return false
+		}
+	}
+	return !zero
 }
 
-// FindOptions sorts newest first and fetches one document more than the page
-// holds, to learn whether there is a next page without a second query.
-func (a Args) FindOptions() *options.FindOptionsBuilder {
-	return options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(a.First + 1))
-}
-
-// NewPage builds a page from the rows a FindOptions query returned; key gives
-// each row's sort key.
-func NewPage[T any](rows []T, a Args, key func(T) bson.ObjectID) Page[T] {
+// NewPage builds a page from up to First+1 rows, newest first (one more
+// than the page holds says whether there is a next page without a second
+// query); key gives each row's sort key.
+func NewPage[T any](rows []T, a Args, key func(T) string) Page[T] {
 	var p Page[T]
 	if len(rows) > a.First {
 		rows, p.HasNextPage = rows[:a.First], true

@@ -44,9 +44,10 @@ type Events interface {
 	PurchaseMade(ctx context.Context, p Purchase)
 }
 
-// Store persists purchases.
+// Store persists purchases. Ids are opaque strings: the store makes and
+// parses them.
 type Store interface {
-	// Insert stores p; when the user already bought the course it returns
+	// Insert stores p under a new id; when the user already bought the course it returns
 	// the existing purchase instead (the unique index decides, not a check),
 	// and created false. Errors: SERVICE_UNAVAILABLE (ErrOutcomeUnknown:
 	// the database went away or timed out, so p may have been stored).
@@ -54,6 +55,8 @@ type Store interface {
 	// Find returns a user's purchase of a course. Errors: NOT_FOUND.
 	Find(ctx context.Context, userID, courseID string) (Purchase, error)
 	// List returns a newest-first page of a user's purchases.
+	// Errors: BAD_USER_INPUT (after).
 	List(ctx context.Context, userID string, args pagination.Args) (pagination.Page[Purchase], error)
+	// Count counts a user's purchases.
 	Count(ctx context.Context, userID string) (int, error)
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/coursehub/coursehub/internal/apperr"
 	"github.com/coursehub/coursehub/internal/course"
 	"github.com/coursehub/coursehub/internal/pagination"
@@ -44,7 +42,7 @@ func (s *Service) Buy(ctx context.Context, userID, courseID string) (Purchase, e
 		return Purchase{}, err
 	}
 	p, created, err := s.store.Insert(ctx, Purchase{
-		ID: bson.NewObjectID().Hex(), UserID: userID, CourseID: c.ID,
+		UserID: userID, CourseID: c.ID,
 		PricePaid: c.Price, PurchasedAt: s.now().UTC().Truncate(time.Millisecond),
 	})
 	if err != nil {

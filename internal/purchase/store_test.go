@@ -33,7 +33,7 @@ func TestInsertOutcomeUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
-	store := purchase.NewMongoStore(client.Database(mongotest.DatabaseName(t)))
+	store := purchase.NewMongoStore(client.Database(mongotest.DatabaseName(t)), mongodb.InProcessIndexes)
 	if err := store.EnsureIndexes(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/coursehub/coursehub/internal/apperr"
 )
 
@@ -48,13 +46,10 @@ func (s *Service) create(ctx context.Context, email, name, password string, role
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	u := User{
-		ID: bson.NewObjectID().Hex(), Name: name, Email: email, Role: role, CreatedAt: now, UpdatedAt: now,
+		Name: name, Email: email, Role: role, CreatedAt: now, UpdatedAt: now,
 		PasswordVersion: PasswordVersion(hash),
 	}
-	if err := s.store.Insert(ctx, u, hash); err != nil {
-		return User{}, err
-	}
-	return u, nil
+	return s.store.Insert(ctx, u, hash)
 }
 
 // Authenticate checks an email and password.

@@ -19,7 +19,7 @@ import (
 // userDoc is the shape of a document in the users collection.
 type userDoc struct {
 	ID           bson.ObjectID `bson:"_id"`
-	Email        string        `bson:"email"` // trimmed, lower-cased; unique index
+	Email        string        `bson:"email"` // normalised; user_emails holds the lookup
 	Name         string        `bson:"name"`
 	PasswordHash string        `bson:"passwordHash"`
 	Role         string        `bson:"role"`
@@ -48,45 +48,118 @@ func PasswordVersion(hash string) string {
 	return hex.EncodeToString(sum[:12])
 }
 
-// MongoStore is the Store on MongoDB.
+// emailDoc is a document in the user_emails collection: the lookup of a
+// user by normalised email, keyed by that email. Its _id makes one account
+// per email hold under concurrent signups on every backend, and makes a
+// login's lookup an _id read (the embedded database decodes the whole users
+// collection for a filter on email).
+type emailDoc struct {
+	Email  string        `bson:"_id"`
+	UserID bson.ObjectID `bson:"userId"`
+}
+
+// MongoStore is the Store on MongoDB and on the embedded database.
 type MongoStore struct {
-	coll *mongo.Collection
+	db      *mongo.Database
+	coll    *mongo.Collection
+	emails  *mongo.Collection
+	lookups mongodb.Lookups
 }
 
 var _ Store = (*MongoStore)(nil)
 
-// NewMongoStore returns a store over db's users collection.
-func NewMongoStore(db *mongo.Database) *MongoStore {
-	return &MongoStore{coll: db.Collection("users")}
+// NewMongoStore returns a store over db's users and user_emails
+// collections; lookups says how a batch of ids is read.
+func NewMongoStore(db *mongo.Database, lookups mongodb.Lookups) *MongoStore {
+	return &MongoStore{db: db, coll: db.Collection("users"), emails: db.Collection("user_emails"), lookups: lookups}
 }
 
-// EnsureIndexes creates the unique email index that makes one account per
-// email hold under concurrent signups.
-func (s *MongoStore) EnsureIndexes(ctx context.Context, logger *slog.Logger) error {
-	return mongodb.CreateIndexes(ctx, s.coll, logger, mongo.IndexModel{
-		Keys:    bson.D{{Key: "email", Value: 1}},
-		Options: options.Index().SetUnique(true).SetName("email_unique"),
+// EnsureIndexes migrates a database from before user_emails: it gives every
+// user their email document and drops the unique email index, whose job
+// the email documents' _id does now. Nothing else needs an index: every
+// read is by _id.
+func (s *MongoStore) EnsureIndexes(ctx context.Context, _ *slog.Logger) error {
+	return mongodb.Migrate(ctx, s.db, "users.emails", func(ctx context.Context) error {
+		if err := mongodb.DropIndex(ctx, s.coll, "email_unique"); err != nil {
+			return err
+		}
+		cur, err := s.coll.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "email", Value: 1}}))
+		if err != nil {
+			return fmt.Errorf("users: migrate: %w", err)
+		}
+		var docs []userDoc
+		if err := cur.All(ctx, &docs); err != nil {
+			return fmt.Errorf("users: migrate: %w", err)
+		}
+		for _, d := range docs {
+			_, err := s.emails.InsertOne(ctx, emailDoc{Email: d.Email, UserID: d.ID})
+			if err != nil && !mongodb.IsDuplicateKey(err) {
+				return fmt.Errorf("users: migrate: %w", err)
+			}
+		}
+		return nil
 	})
 }
 
-// Insert stores a new user. Errors: CONFLICT when the email is taken.
-func (s *MongoStore) Insert(ctx context.Context, u User, passwordHash string) error {
-	id, err := bson.ObjectIDFromHex(u.ID)
-	if err != nil {
-		return fmt.Errorf("users: insert: %w", err)
-	}
-	_, err = s.coll.InsertOne(ctx, userDoc{
+// Insert stores a new user, then claims the email with an _id insert. The
+// loser of two signups with one email deletes its user document again. A
+// user document whose claim never got written (the database went away in
+// between) has no email anyone can sign in with: it is inert, and the
+// email stays free.
+// Errors: CONFLICT when the email is taken.
+func (s *MongoStore) Insert(ctx context.Context, u User, passwordHash string) (User, error) {
+	id := bson.NewObjectID()
+	_, err := s.coll.InsertOne(ctx, userDoc{
 		ID: id, Email: u.Email, Name: u.Name, PasswordHash: passwordHash,
 		Role: string(u.Role), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 	})
+	if err != nil {
+		return User{}, fmt.Errorf("users: insert: %w", err)
+	}
+	_, err = s.emails.InsertOne(ctx, emailDoc{Email: u.Email, UserID: id})
 	if mongodb.IsDuplicateKey(err) {
-		return apperr.New(apperr.Conflict, "an account with this email already exists")
+		if _, derr := s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); derr != nil {
+			return User{}, fmt.Errorf("users: insert: remove the loser of an email race: %w", derr)
+		}
+		return User{}, errEmailTaken
 	}
 	if err != nil {
-		return fmt.Errorf("users: insert: %w", err)
+		return User{}, fmt.Errorf("users: insert: claim the email: %w", err)
 	}
-	return nil
+	u.ID = id.Hex()
+	return u, nil
 }
+
+// InsertMany stores users in bulk (seeding and imports; not for signups,
+// which must settle each email race): each gets a new id and its email
+// document. They must be new and their emails free. It returns them with
+// their ids.
+func (s *MongoStore) InsertMany(ctx context.Context, us []User, passwordHash string) ([]User, error) {
+	docs, emails := make([]any, len(us)), make([]any, len(us))
+	out := make([]User, len(us))
+	for i, u := range us {
+		id := bson.NewObjectID()
+		docs[i] = userDoc{
+			ID: id, Email: u.Email, Name: u.Name, PasswordHash: passwordHash,
+			Role: string(u.Role), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		}
+		emails[i] = emailDoc{Email: u.Email, UserID: id}
+		u.ID, u.PasswordVersion = id.Hex(), PasswordVersion(passwordHash)
+		out[i] = u
+	}
+	if len(us) == 0 {
+		return out, nil
+	}
+	if _, err := s.coll.InsertMany(ctx, docs); err != nil {
+		return nil, fmt.Errorf("users: insert many: %w", err)
+	}
+	if _, err := s.emails.InsertMany(ctx, emails); err != nil {
+		return nil, fmt.Errorf("users: insert many: emails: %w", err)
+	}
+	return out, nil
+}
+
+var errEmailTaken = apperr.New(apperr.Conflict, "an account with this email already exists")
 
 // ByID finds a user by id (an _id lookup). Errors: NOT_FOUND, also for a
 // malformed id.
@@ -106,8 +179,8 @@ func (s *MongoStore) ByID(ctx context.Context, id string) (User, error) {
 	return d.toUser(), nil
 }
 
-// ByIDs finds the users among ids in one query; unknown and malformed ids are
-// skipped.
+// ByIDs finds the users among ids: one $in query on MongoDB, an _id read
+// each on the embedded database. Unknown and malformed ids are skipped.
 func (s *MongoStore) ByIDs(ctx context.Context, ids []string) ([]User, error) {
 	oids := make([]bson.ObjectID, 0, len(ids))
 	for _, id := range ids {
@@ -118,14 +191,26 @@ func (s *MongoStore) ByIDs(ctx context.Context, ids []string) ([]User, error) {
 	if len(oids) == 0 {
 		return nil, nil
 	}
-	cur, err := s.coll.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: oids}}}},
-		options.Find().SetProjection(bson.D{{Key: "passwordHash", Value: 0}}))
-	if err != nil {
-		return nil, fmt.Errorf("users: by ids: %w", err)
-	}
+	noHash := bson.D{{Key: "passwordHash", Value: 0}}
 	var docs []userDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("users: by ids: %w", err)
+	if s.lookups == mongodb.InProcessIndexes {
+		ids := make([]any, len(oids))
+		for i, o := range oids {
+			ids[i] = o
+		}
+		var err error
+		if docs, err = mongodb.FindEachByID[userDoc](ctx, s.coll, ids, options.FindOne().SetProjection(noHash)); err != nil {
+			return nil, err
+		}
+	} else {
+		cur, err := s.coll.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: oids}}}},
+			options.Find().SetProjection(noHash))
+		if err != nil {
+			return nil, fmt.Errorf("users: by ids: %w", err)
+		}
+		if err := cur.All(ctx, &docs); err != nil {
+			return nil, fmt.Errorf("users: by ids: %w", err)
+		}
 	}
 	out := make([]User, len(docs))
 	for i, d := range docs {
@@ -134,18 +219,35 @@ func (s *MongoStore) ByIDs(ctx context.Context, ids []string) ([]User, error) {
 	return out, nil
 }
 
-// ByEmail finds a user and their password hash by normalised email.
-// Errors: NOT_FOUND.
+// ByEmail finds a user and their password hash by normalised email: two _id
+// reads, the email document and then the user. Errors: NOT_FOUND.
 func (s *MongoStore) ByEmail(ctx context.Context, email string) (User, string, error) {
-	var d userDoc
-	err := s.coll.FindOne(ctx, bson.D{{Key: "email", Value: email}}).Decode(&d)
+	var e emailDoc
+	err := s.emails.FindOne(ctx, bson.D{{Key: "_id", Value: email}}).Decode(&e)
 	if mongodb.IsNoDocuments(err) {
 		return User{}, "", errNotFound
 	}
 	if err != nil {
 		return User{}, "", fmt.Errorf("users: by email: %w", err)
 	}
+	d, err := s.doc(ctx, e.UserID)
+	if err != nil {
+		return User{}, "", err
+	}
 	return d.toUser(), d.PasswordHash, nil
+}
+
+// doc reads a user document by _id. Errors: NOT_FOUND.
+func (s *MongoStore) doc(ctx context.Context, id bson.ObjectID) (userDoc, error) {
+	var d userDoc
+	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
+	if mongodb.IsNoDocuments(err) {
+		return userDoc{}, errNotFound
+	}
+	if err != nil {
+		return userDoc{}, fmt.Errorf("users: by id: %w", err)
+	}
+	return d, nil
 }
 
 // SetRole sets a user's role and returns the updated user.

@@ -66,12 +66,22 @@ type PasswordHasher interface {
 	CompareDummy(ctx context.Context, password string) error
 }
 
-// Store persists users. Its methods map driver errors to apperr codes.
+// Store persists users. Ids are opaque strings: the store makes and parses
+// them. Its methods map driver errors to apperr codes.
 type Store interface {
-	Insert(ctx context.Context, u User, passwordHash string) error
+	// Insert stores a new user under a new id and returns it with that id.
+	// Errors: CONFLICT (the email is taken).
+	Insert(ctx context.Context, u User, passwordHash string) (User, error)
+	// ByID returns one user. Errors: NOT_FOUND (also for a malformed id).
 	ByID(ctx context.Context, id string) (User, error)
+	// ByIDs returns the users that exist among ids, in no particular order,
+	// without their password versions; malformed ids are skipped.
 	ByIDs(ctx context.Context, ids []string) ([]User, error)
+	// ByEmail returns a user and their password hash by normalised email.
+	// Errors: NOT_FOUND.
 	ByEmail(ctx context.Context, email string) (User, string, error)
+	// SetRole sets a user's role and returns the user.
+	// Errors: BAD_USER_INPUT (userId: malformed), NOT_FOUND.
 	SetRole(ctx context.Context, id string, role Role, now time.Time) (User, error)
 	// PasswordHash returns a user's password hash. Errors: NOT_FOUND.
 	PasswordHash(ctx context.Context, id string) (string, error)
