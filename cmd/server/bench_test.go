@@ -188,6 +188,7 @@ func BenchmarkHotPaths(b *testing.B) {
 				})
 			}
 			fixed := func(q string) func(int) []byte { return func(int) []byte { return []byte(q) } }
+			run("typename", tok, fixed(`{"query":"{ __typename }"}`))
 			run("me", tok, fixed(`{"query":"{ me { id name role } }"}`))
 			run("course", "", fixed(fmt.Sprintf(`{"query":"{ course(id: \"%s\") { id title price } }"}`, data.CourseIDs[len(data.CourseIDs)/2])))
 			run("courses20", "", fixed(`{"query":"{ courses(first: 20) { totalCount edges { node { id title price createdBy { name } } } pageInfo { hasNextPage endCursor } } }"}`))

@@ -1,6 +1,8 @@
 package auth_test
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -26,5 +28,29 @@ func BenchmarkVerify(b *testing.B) {
 		if _, err := tokens.Verify(tok); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkCompare measures one bcrypt password check at the test cost (4)
+// and the production default (12): what login and signup spend beyond
+// their database work.
+// go test ./internal/auth -run '^$' -bench Compare -benchtime 20x
+func BenchmarkCompare(b *testing.B) {
+	for _, cost := range []int{4, 10, 12} {
+		b.Run(fmt.Sprint("cost", cost), func(b *testing.B) {
+			p, err := auth.NewPasswords(cost, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			hash, err := p.Hash(context.Background(), "bench-password-1")
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if ok, err := p.Compare(context.Background(), hash, "bench-password-1"); !ok || err != nil {
+					b.Fatal(ok, err)
+				}
+			}
+		})
 	}
 }
