@@ -28,6 +28,28 @@ type memStore struct {
 	calls   map[string]int
 	delay   time.Duration
 	fail    error
+	// afterRead, when set, is called once by the first read of its method
+	// after that read took its data: a test lands a write there.
+	afterRead struct {
+		method string
+		fn     func()
+	}
+}
+
+// readDone calls the afterRead hook of method once.
+func (s *memStore) readDone(method string) {
+	s.mu.Lock()
+	fn := s.afterRead.fn
+	if s.afterRead.method != method {
+		fn = nil
+	}
+	if fn != nil {
+		s.afterRead.fn = nil
+	}
+	s.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
 }
 
 func newMemStore() *memStore {
@@ -69,8 +91,9 @@ func (s *memStore) ByID(ctx context.Context, id string) (course.Course, error) {
 		return course.Course{}, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	c, ok := s.courses[id]
+	s.mu.Unlock()
+	s.readDone("ByID")
 	if !ok {
 		return course.Course{}, apperr.New(apperr.NotFound, "course not found")
 	}
@@ -138,7 +161,6 @@ func (s *memStore) List(ctx context.Context, publishedOnly bool, args pagination
 		return pagination.Page[course.Course]{}, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	var rows []course.Course
 	for _, c := range s.sorted(publishedOnly) {
 		if args.After.IsZero() || bytes.Compare(oid(c.ID), args.After[:]) < 0 {
@@ -148,6 +170,8 @@ func (s *memStore) List(ctx context.Context, publishedOnly bool, args pagination
 			break
 		}
 	}
+	s.mu.Unlock()
+	s.readDone("List")
 	return pagination.NewPage(rows, args, func(c course.Course) bson.ObjectID {
 		o, _ := bson.ObjectIDFromHex(c.ID)
 		return o
@@ -639,6 +663,45 @@ func TestCacheVersions(t *testing.T) {
 			t.Errorf("the failed bump was not retried: other instances never learn of the write")
 		}
 	})
+}
+
+// TestCacheFillOverlappingWrite: a read that took its data before a write
+// and finishes after it must not leave the old data in the cache.
+func TestCacheFillOverlappingWrite(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name      string
+		method    string
+		published bool
+		price     func(t *testing.T, c *course.Cache, id string) int
+	}{
+		{"OKByIDOfDraft", "ByID", false, func(t *testing.T, c *course.Cache, id string) int {
+			return mustByID(t, c, id).Price
+		}},
+		{"OKList", "List", true, func(t *testing.T, c *course.Cache, id string) int {
+			return mustList(t, c, true, 10, nil).Edges[0].Node.Price
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newMemStore()
+			ids := seed(t, s, 1, func(int) bool { return tt.published })
+			c := course.NewCache(s, nil, course.CacheConfig{Size: 10}, quiet)
+			s.mu.Lock()
+			s.afterRead.method = tt.method
+			s.afterRead.fn = func() {
+				if _, err := c.Update(ctx, ids[0], course.UpdateInput{Price: ptr(4242)}, time.Now()); err != nil {
+					t.Error(err)
+				}
+			}
+			s.mu.Unlock()
+			tt.price(t, c, ids[0]) // reads the old price; the write lands meanwhile
+			if got := tt.price(t, c, ids[0]); got != 4242 {
+				t.Errorf("price after the overlapping write = %d, want 4242", got)
+			}
+		})
+	}
 }
 
 // TestCacheConcurrentReadersAndWriters runs readers against a writer; every
