@@ -169,8 +169,8 @@ func (c *Cache) fresh(ctx context.Context) bool {
 	}
 	v, err := c.versions.Current(ctx)
 	if err != nil {
-		c.Invalidate()
-		c.checked = false
+		// Freshness is unproven, not disproven (the client may just have
+		// left): read through, and let the next check compare with seen.
 		return false
 	}
 	if !c.checked || v != c.seen {

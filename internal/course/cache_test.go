@@ -644,6 +644,16 @@ func TestCacheVersions(t *testing.T) {
 		if got := mustByID(t, c, ids[0]); got.Price != 5 {
 			t.Errorf("price with the version unreadable = %d, want the store's 5", got.Price)
 		}
+		// Readable again and unchanged: what was cached is still good.
+		mustList(t, c, true, 10, nil)
+		v.mu.Lock()
+		v.readErr = nil
+		v.mu.Unlock()
+		s.called("List")
+		mustList(t, c, true, 10, nil)
+		if n := s.called("List"); n != 0 {
+			t.Errorf("%d store reads once the unchanged version was readable again, want 0", n)
+		}
 	})
 	t.Run("OKFailedBumpRetried", func(t *testing.T) {
 		t.Parallel()
