@@ -384,7 +384,20 @@ func roundTrip(client *http.Client, req *http.Request) (gqlResponse, error) {
 // httpGet fetches path and returns status, headers and body, whatever they are.
 func (s *testServer) httpGet(tb testing.TB, path string) (int, http.Header, string) {
 	tb.Helper()
-	resp, err := s.client.Get(s.URL + path)
+	return s.httpGetWith(tb, path, nil)
+}
+
+// httpGetWith is httpGet with request headers (If-None-Match, say).
+func (s *testServer) httpGetWith(tb testing.TB, path string, header http.Header) (int, http.Header, string) {
+	tb.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.URL+path, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	resp, err := s.client.Do(req)
 	if err != nil {
 		tb.Fatalf("GET %s: %v", path, err)
 	}

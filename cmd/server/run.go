@@ -255,7 +255,13 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 	}
 	users := user.NewService(userStore, passwords)
 	bus := events.NewBus()
-	courses := course.NewService(courseStore, bus)
+	var catalog course.Store = courseStore
+	if cfg.CatalogCacheSize > 0 {
+		catalog = course.NewCache(courseStore, course.NewMongoVersions(db.Database), course.CacheConfig{
+			Size: cfg.CatalogCacheSize, MaxStaleness: cfg.CatalogMaxStaleness,
+		}, logger)
+	}
+	courses := course.NewService(catalog, bus)
 	resolver := &graph.Resolver{
 		Auth: auth.NewService(users, sessionStore, limiter, tokens, bus, auth.Config{
 			RefreshTTL: cfg.RefreshTokenTTL, SessionTTL: cfg.SessionTTL, Limits: cfg.RateLimits,
@@ -322,6 +328,7 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 		Suggestions:      cfg.Suggestions,
 		IDE:              cfg.IDE,
 		APQCacheSize:     cfg.APQCacheSize,
+		GetMaxAge:        cfg.GraphQLGetMaxAge,
 		TrustedDocuments: trusted,
 	})
 	return app{handler: h, expiring: []expirer{sessionStore, limiter}, setup: setup}, nil

@@ -106,6 +106,15 @@ type Config struct {
 
 	// APQCacheSize bounds the automatic persisted query cache (0: APQ off).
 	APQCacheSize int
+
+	// CatalogCacheSize bounds the public catalogue cache, in courses (0: no
+	// cache); CatalogMaxStaleness is how long a course written through
+	// another instance may go unseen (0: the version is read on every read).
+	CatalogCacheSize    int
+	CatalogMaxStaleness time.Duration
+	// GraphQLGetMaxAge is the max-age of public GET /graphql answers (0:
+	// no public caching).
+	GraphQLGetMaxAge time.Duration
 	// TrustedDocumentsFile, when set, names a JSON allow-list
 	// {"<sha256 hex>": "<document>"}: only those operations run.
 	TrustedDocumentsFile string
@@ -222,6 +231,13 @@ func Load(getenv func(string) string) (Config, error) {
 	add(err)
 	c.WebsocketCheckEvery, err = durationVar(getenv, "WS_SESSION_CHECK_INTERVAL", 30*time.Second, 100*time.Millisecond, time.Hour)
 	add(err)
+	c.CatalogMaxStaleness, err = durationVar(getenv, "CATALOG_MAX_STALENESS", time.Second, 0, time.Hour)
+	add(err)
+	c.GraphQLGetMaxAge, err = durationVar(getenv, "GRAPHQL_GET_MAX_AGE", 5*time.Second, 0, 24*time.Hour)
+	add(err)
+	if c.GraphQLGetMaxAge%time.Second != 0 {
+		add(errors.New("GRAPHQL_GET_MAX_AGE must be a whole number of seconds (max-age counts seconds)"))
+	}
 	for _, v := range []struct {
 		name        string
 		dst         *int
@@ -235,6 +251,7 @@ func Load(getenv func(string) string) (Config, error) {
 		{"GRAPHQL_MAX_TOKENS", &c.GraphQL.MaxTokens, 5000, 100, 1_000_000},
 		{"GRAPHQL_MAX_QUERY_BYTES", &c.GraphQL.MaxQueryBytes, 15000, 100, 10 << 20},
 		{"APQ_CACHE_SIZE", &c.APQCacheSize, 1000, 0, 1_000_000},
+		{"CATALOG_CACHE_SIZE", &c.CatalogCacheSize, 1000, 0, 100_000},
 	} {
 		*v.dst, err = intVar(getenv, v.name, v.def, v.lo, v.hi)
 		add(err)

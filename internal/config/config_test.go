@@ -72,6 +72,10 @@ func TestLoadDefaults(t *testing.T) {
 		APQCacheSize:  1000,
 		LogLevel:      slog.LevelInfo,
 		MaxBodyBytes:  1 << 20,
+		// The catalogue cache and public GET caching are on by default.
+		CatalogCacheSize:    1000,
+		CatalogMaxStaleness: time.Second,
+		GraphQLGetMaxAge:    5 * time.Second,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load defaults =\n%+v\nwant\n%+v", got, want)
@@ -128,6 +132,9 @@ func TestLoadOverrides(t *testing.T) {
 		"IDE":                      "on",
 		"APQ_CACHE_SIZE":           "0",
 		"TRUSTED_DOCUMENTS_FILE":   "/etc/coursehub/documents.json",
+		"CATALOG_CACHE_SIZE":       "50",
+		"CATALOG_MAX_STALENESS":    "250ms",
+		"GRAPHQL_GET_MAX_AGE":      "1m",
 	})
 	want := config.Config{
 		Host:            "127.0.0.1",
@@ -170,6 +177,9 @@ func TestLoadOverrides(t *testing.T) {
 		Env:                  config.Production,
 		LogLevel:             slog.LevelWarn,
 		MaxBodyBytes:         2048,
+		CatalogCacheSize:     50,
+		CatalogMaxStaleness:  250 * time.Millisecond,
+		GraphQLGetMaxAge:     time.Minute,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
@@ -200,6 +210,9 @@ func TestLoadValid(t *testing.T) {
 		{"OKDatabase63Chars", map[string]string{"MONGODB_DATABASE": strings.Repeat("d", 63)}, func(c config.Config) bool { return len(c.Database) == 63 }},
 		{"OKShutdownTimeoutMinimum", map[string]string{"SHUTDOWN_TIMEOUT": "1s"}, func(c config.Config) bool { return c.ShutdownTimeout == time.Second }},
 		{"OKShutdownTimeoutMaximum", map[string]string{"SHUTDOWN_TIMEOUT": "10m"}, func(c config.Config) bool { return c.ShutdownTimeout == 10*time.Minute }},
+		{"OKCatalogCacheOff", map[string]string{"CATALOG_CACHE_SIZE": "0"}, func(c config.Config) bool { return c.CatalogCacheSize == 0 }},
+		{"OKCatalogCheckEveryRead", map[string]string{"CATALOG_MAX_STALENESS": "0"}, func(c config.Config) bool { return c.CatalogMaxStaleness == 0 }},
+		{"OKGetMaxAgeOff", map[string]string{"GRAPHQL_GET_MAX_AGE": "0s"}, func(c config.Config) bool { return c.GraphQLGetMaxAge == 0 }},
 		{"OKAccessTTLEqualsRefreshTTL", map[string]string{"ACCESS_TOKEN_TTL": "1h", "REFRESH_TOKEN_TTL": "1h"}, func(c config.Config) bool { return c.AccessTokenTTL == time.Hour }},
 	}
 	for _, tt := range tests {
@@ -277,6 +290,14 @@ func TestLoadInvalid(t *testing.T) {
 		{"ErrMaxTokens", map[string]string{"GRAPHQL_MAX_TOKENS": "10"}, []string{"GRAPHQL_MAX_TOKENS"}, ""},
 		{"ErrIntrospection", map[string]string{"INTROSPECTION": "sometimes"}, []string{"INTROSPECTION"}, ""},
 		{"ErrIDE", map[string]string{"IDE": "maybe"}, []string{"IDE"}, ""},
+		{"ErrCatalogCacheSizeNegative", map[string]string{"CATALOG_CACHE_SIZE": "-1"}, []string{"CATALOG_CACHE_SIZE"}, ""},
+		{"ErrCatalogCacheSizeHuge", map[string]string{"CATALOG_CACHE_SIZE": "100001"}, []string{"CATALOG_CACHE_SIZE"}, ""},
+		{"ErrCatalogMaxStalenessNoUnit", map[string]string{"CATALOG_MAX_STALENESS": "1"}, []string{"CATALOG_MAX_STALENESS"}, ""},
+		{"ErrCatalogMaxStalenessNegative", map[string]string{"CATALOG_MAX_STALENESS": "-1s"}, []string{"CATALOG_MAX_STALENESS"}, ""},
+		{"ErrCatalogMaxStalenessTooLong", map[string]string{"CATALOG_MAX_STALENESS": "2h"}, []string{"CATALOG_MAX_STALENESS"}, ""},
+		{"ErrGetMaxAgeFraction", map[string]string{"GRAPHQL_GET_MAX_AGE": "1500ms"}, []string{"GRAPHQL_GET_MAX_AGE"}, ""},
+		{"ErrGetMaxAgeNegative", map[string]string{"GRAPHQL_GET_MAX_AGE": "-5s"}, []string{"GRAPHQL_GET_MAX_AGE"}, ""},
+		{"ErrGetMaxAgeTooLong", map[string]string{"GRAPHQL_GET_MAX_AGE": "25h"}, []string{"GRAPHQL_GET_MAX_AGE"}, ""},
 		{"ErrCookieSameSiteNoneInsecure", map[string]string{"COOKIE_SAMESITE": "none", "COOKIE_SECURE": "false"}, []string{"COOKIE_SAMESITE"}, ""},
 	}
 	for _, tt := range tests {

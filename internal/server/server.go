@@ -33,6 +33,9 @@ type Deps struct {
 	Introspection bool
 	Suggestions   bool
 	IDE           bool
+	// GetMaxAge is how long anonymous GET /graphql answers may be kept by
+	// browsers and shared caches (0: not at all).
+	GetMaxAge time.Duration
 	// APQCacheSize bounds the automatic persisted query cache (0: off).
 	APQCacheSize int
 	// WebsocketCheckEvery is how often a signed-in subscription socket
@@ -53,6 +56,7 @@ func New(d Deps) http.Handler {
 	h = deadline(d.RequestTimeout)(h)
 	h = limitBody(d.MaxBodyBytes)(h)
 	h = cors(d.CORSOrigins)(h)
+	h = publicGetCache(d.GetMaxAge)(h)
 	h = noSharedCache(h)
 	h = accessLog(d.Logger)(h)
 	h = recoverPanics(d.Logger)(h)

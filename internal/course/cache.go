@@ -1,0 +1,450 @@
+package course
+
+import (
+	"bytes"
+	"container/list"
+	"context"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/coursehub/coursehub/internal/apperr"
+	"github.com/coursehub/coursehub/internal/pagination"
+)
+
+// Versions tells the instances that share a database that the catalogue
+// changed: Bump after every course write, and an instance that reads a
+// Current different from the one it saw last drops its cache.
+type Versions interface {
+	// Current returns the catalogue's version ("" before the first Bump).
+	Current(ctx context.Context) (string, error)
+	// Bump sets the version to a fresh value.
+	Bump(ctx context.Context) error
+}
+
+// CacheConfig tunes a Cache.
+type CacheConfig struct {
+	// Size bounds the cache: at most Size published courses of the
+	// newest-first list and Size courses by id.
+	Size int
+	// MaxStaleness is how long a write made through another instance may go
+	// unseen: the version is read at most this often (0: on every read).
+	MaxStaleness time.Duration
+}
+
+// Cache is a Store that keeps the public catalogue in memory in front of
+// another Store: the newest published courses with their count, read in one
+// query, which also answer by-id reads of those courses; and an LRU of the
+// other courses read by id (drafts too: who may see one is the Service's
+// rule, applied after the read, and missing ones). Admin listings, which
+// include drafts, always go to the store.
+//
+// Every write through the Cache drops it at once; writes through other
+// instances are noticed through Versions within MaxStaleness. Invalidate
+// drops it too, for any other signal of change (a change feed).
+type Cache struct {
+	store    Store
+	versions Versions
+	cfg      CacheConfig
+	logger   *slog.Logger
+	now      func() time.Time
+
+	mu sync.Mutex
+	// gen counts invalidations: a fill that began under an older gen may
+	// hold what a write replaced, and is not kept.
+	gen     uint64
+	list    *publishedList // nil: not filled
+	filling *listFill      // the fill under way, if any
+	byID    map[string]*list.Element
+	lru     *list.List // of *cacheEntry, most recent first
+
+	// checkMu serializes version checks; the fields below are its.
+	checkMu   sync.Mutex
+	checkedAt time.Time
+	seen      string
+	checked   bool
+	// bumpOwed is set when a write's Bump failed: the next check retries
+	// it, so the other instances still learn of the write.
+	bumpOwed bool
+}
+
+var _ Store = (*Cache)(nil)
+
+// publishedList is the newest-first prefix of the published courses.
+type publishedList struct {
+	edges []pagination.Edge[Course]
+	keys  []bson.ObjectID // the edges' sort keys, for finding a cursor
+	index map[string]int  // id -> position in edges
+	// complete: edges hold every published course.
+	complete bool
+	count    int
+}
+
+type cacheEntry struct {
+	id     string
+	course Course
+	found  bool // false: the store said NOT_FOUND
+}
+
+// NewCache returns a Cache over store. versions may be nil on a database
+// no other instance uses.
+func NewCache(store Store, versions Versions, cfg CacheConfig, logger *slog.Logger) *Cache {
+	if cfg.Size < 1 {
+		cfg.Size = 1
+	}
+	return &Cache{
+		store: store, versions: versions, cfg: cfg, logger: logger, now: time.Now,
+		byID: make(map[string]*list.Element), lru: list.New(),
+	}
+}
+
+// Invalidate drops everything cached. Reads that are under way when it is
+// called do not put back what they read.
+func (c *Cache) Invalidate() {
+	c.mu.Lock()
+	c.gen++
+	c.list = nil
+	clear(c.byID)
+	c.lru.Init()
+	c.mu.Unlock()
+}
+
+// Insert stores a new course through the store, then drops the cache and
+// tells the other instances.
+func (c *Cache) Insert(ctx context.Context, co Course) error {
+	err := c.store.Insert(ctx, co)
+	c.written(ctx, err)
+	return err
+}
+
+// Update updates a course through the store, then drops the cache and tells
+// the other instances. Errors: those of the store (NOT_FOUND).
+func (c *Cache) Update(ctx context.Context, id string, in UpdateInput, now time.Time) (Course, error) {
+	co, err := c.store.Update(ctx, id, in, now)
+	c.written(ctx, err)
+	return co, err
+}
+
+// written follows every write, failed ones included (a write whose answer
+// was lost may have been made), except one that found no course: the
+// course is written before the version, so an instance that reads the new
+// version finds the new course.
+func (c *Cache) written(ctx context.Context, err error) {
+	if apperr.IsCode(err, apperr.NotFound) {
+		return
+	}
+	c.Invalidate()
+	if c.versions == nil {
+		return
+	}
+	// The course is written: tell the others even if our client left.
+	if err := c.versions.Bump(context.WithoutCancel(ctx)); err != nil {
+		c.logger.WarnContext(ctx, "catalogue version not bumped; retrying at the next check", "err", err)
+		c.checkMu.Lock()
+		c.bumpOwed = true
+		c.checkMu.Unlock()
+	}
+}
+
+// fresh makes sure the cache holds nothing older than MaxStaleness as seen
+// from other instances. It returns false when the version could not be
+// read: the caller then reads through to the store.
+func (c *Cache) fresh(ctx context.Context) bool {
+	if c.versions == nil {
+		return true
+	}
+	c.checkMu.Lock()
+	defer c.checkMu.Unlock()
+	start := c.now()
+	if c.checked && c.cfg.MaxStaleness > 0 && start.Sub(c.checkedAt) < c.cfg.MaxStaleness {
+		return true
+	}
+	if c.bumpOwed {
+		if err := c.versions.Bump(ctx); err == nil {
+			c.bumpOwed = false
+		}
+	}
+	v, err := c.versions.Current(ctx)
+	if err != nil {
+		// Freshness is unproven, not disproven (the client may just have
+		// left): read through, and let the next check compare with seen.
+		return false
+	}
+	if !c.checked || v != c.seen {
+		c.Invalidate()
+	}
+	c.seen, c.checked, c.checkedAt = v, true, start
+	return true
+}
+
+// generation returns the current generation, for a fill to present later.
+func (c *Cache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// ByID returns a course by id, from the cache when it can.
+// Errors: NOT_FOUND, and those of the store.
+func (c *Cache) ByID(ctx context.Context, id string) (Course, error) {
+	if !c.fresh(ctx) {
+		return c.store.ByID(ctx, id)
+	}
+	l := c.publishedOrNil(ctx)
+	if co, ok := l.byID(id); ok {
+		return co, nil
+	}
+	c.mu.Lock()
+	e, ok := c.lookupLocked(id)
+	gen := c.gen
+	c.mu.Unlock()
+	if ok {
+		if !e.found {
+			return Course{}, errNotFound
+		}
+		return e.course, nil
+	}
+	co, err := c.store.ByID(ctx, id)
+	switch {
+	case err == nil:
+		c.put(gen, cacheEntry{id: id, course: co, found: true})
+	case apperr.IsCode(err, apperr.NotFound):
+		c.put(gen, cacheEntry{id: id})
+	}
+	return co, err
+}
+
+// ByIDs returns the courses among ids, reading only the missing ones from
+// the store, in one query.
+func (c *Cache) ByIDs(ctx context.Context, ids []string) ([]Course, error) {
+	if !c.fresh(ctx) {
+		return c.store.ByIDs(ctx, ids)
+	}
+	l := c.publishedOrNil(ctx)
+	out := make([]Course, 0, len(ids))
+	var missing []string
+	c.mu.Lock()
+	gen := c.gen
+	for _, id := range ids {
+		if co, ok := l.byID(id); ok {
+			out = append(out, co)
+			continue
+		}
+		e, ok := c.lookupLocked(id)
+		switch {
+		case !ok:
+			missing = append(missing, id)
+		case e.found:
+			out = append(out, e.course)
+		}
+	}
+	c.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	got, err := c.store.ByIDs(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	entries := make([]cacheEntry, 0, len(missing))
+	found := make(map[string]bool, len(got))
+	for _, co := range got {
+		found[co.ID] = true
+		entries = append(entries, cacheEntry{id: co.ID, course: co, found: true})
+	}
+	for _, id := range missing {
+		if !found[id] {
+			entries = append(entries, cacheEntry{id: id})
+		}
+	}
+	c.put(gen, entries...)
+	return append(out, got...), nil
+}
+
+// lookupLocked finds id in the LRU and marks it used.
+func (c *Cache) lookupLocked(id string) (cacheEntry, bool) {
+	el, ok := c.byID[id]
+	if !ok {
+		return cacheEntry{}, false
+	}
+	c.lru.MoveToFront(el)
+	return *el.Value.(*cacheEntry), true
+}
+
+// put keeps entries read under gen, unless the cache was invalidated since,
+// evicting the least recently used past Size.
+func (c *Cache) put(gen uint64, entries ...cacheEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	for _, e := range entries {
+		if el, ok := c.byID[e.id]; ok {
+			*el.Value.(*cacheEntry) = e
+			c.lru.MoveToFront(el)
+			continue
+		}
+		e := e
+		c.byID[e.id] = c.lru.PushFront(&e)
+		for c.lru.Len() > c.cfg.Size {
+			old := c.lru.Back()
+			c.lru.Remove(old)
+			delete(c.byID, old.Value.(*cacheEntry).id)
+		}
+	}
+}
+
+// List returns a newest-first page. Published pages within the cached
+// prefix come from the cache; admin listings (drafts included) and pages
+// past the prefix come from the store.
+func (c *Cache) List(ctx context.Context, publishedOnly bool, args pagination.Args) (pagination.Page[Course], error) {
+	if !publishedOnly || !c.fresh(ctx) {
+		return c.store.List(ctx, publishedOnly, args)
+	}
+	l, err := c.published(ctx)
+	if err != nil {
+		return pagination.Page[Course]{}, err
+	}
+	if page, ok := l.page(args); ok {
+		return page, nil
+	}
+	return c.store.List(ctx, publishedOnly, args)
+}
+
+// Count counts courses; the published count comes from the cache.
+func (c *Cache) Count(ctx context.Context, publishedOnly bool) (int, error) {
+	if !publishedOnly || !c.fresh(ctx) {
+		return c.store.Count(ctx, publishedOnly)
+	}
+	l, err := c.published(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return l.count, nil
+}
+
+// published returns the cached list, filling it when missing: one query for
+// the newest Size published courses, and a count only if there are more.
+// Readers that find a fill under way wait for it rather than repeat it.
+func (c *Cache) published(ctx context.Context) (*publishedList, error) {
+	for {
+		c.mu.Lock()
+		if l := c.list; l != nil {
+			c.mu.Unlock()
+			return l, nil
+		}
+		if f := c.filling; f != nil && f.gen == c.gen {
+			c.mu.Unlock()
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if f.err == nil {
+				return f.list, nil
+			}
+			// The filler's failure may be its own (its client left): try
+			// again, filling if nobody else does.
+			c.mu.Lock()
+			if c.filling == f {
+				c.filling = nil
+			}
+			c.mu.Unlock()
+			continue
+		}
+		f := &listFill{gen: c.gen, done: make(chan struct{})}
+		c.filling = f
+		c.mu.Unlock()
+
+		f.list, f.err = c.loadPublished(ctx)
+		c.mu.Lock()
+		if f.err == nil && f.gen == c.gen {
+			c.list = f.list
+		}
+		if c.filling == f {
+			c.filling = nil
+		}
+		c.mu.Unlock()
+		close(f.done)
+		return f.list, f.err
+	}
+}
+
+// listFill is a fill of the published list under way.
+type listFill struct {
+	gen  uint64
+	done chan struct{}
+	list *publishedList
+	err  error
+}
+
+func (c *Cache) loadPublished(ctx context.Context) (*publishedList, error) {
+	page, err := c.store.List(ctx, true, pagination.Args{First: c.cfg.Size})
+	if err != nil {
+		return nil, err
+	}
+	l := &publishedList{edges: page.Edges, complete: !page.HasNextPage, count: len(page.Edges)}
+	if !l.complete {
+		if l.count, err = c.store.Count(ctx, true); err != nil {
+			return nil, err
+		}
+	}
+	l.keys = make([]bson.ObjectID, len(l.edges))
+	l.index = make(map[string]int, len(l.edges))
+	for i, e := range l.edges {
+		l.keys[i], _ = bson.ObjectIDFromHex(e.Node.ID)
+		l.index[e.Node.ID] = i
+	}
+	return l, nil
+}
+
+// publishedOrNil is the published list, or nil when it cannot be read:
+// by-id reads then go on without it.
+func (c *Cache) publishedOrNil(ctx context.Context) *publishedList {
+	l, err := c.published(ctx)
+	if err != nil {
+		return nil
+	}
+	return l
+}
+
+// byID finds a course in the list; l may be nil.
+func (l *publishedList) byID(id string) (Course, bool) {
+	if l == nil {
+		return Course{}, false
+	}
+	i, ok := l.index[id]
+	if !ok {
+		return Course{}, false
+	}
+	return l.edges[i].Node, true
+}
+
+// page cuts the page args asks for out of the list; false when it reaches
+// past an incomplete prefix.
+func (l *publishedList) page(args pagination.Args) (pagination.Page[Course], bool) {
+	start := 0
+	if !args.After.IsZero() {
+		// Newest first: the page starts at the first key below the cursor.
+		start = sort.Search(len(l.keys), func(i int) bool {
+			return bytes.Compare(l.keys[i][:], args.After[:]) < 0
+		})
+	}
+	end := start + args.First
+	var p pagination.Page[Course]
+	switch {
+	case end <= len(l.edges):
+		p.HasNextPage = end < len(l.edges) || !l.complete
+	case l.complete:
+		end = len(l.edges)
+	default:
+		return p, false
+	}
+	// A copy, so that no caller can reach into the cache.
+	p.Edges = append([]pagination.Edge[Course](nil), l.edges[start:end]...)
+	return p, true
+}
