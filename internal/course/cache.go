@@ -1,15 +1,11 @@
 package course
 
 import (
-	"bytes"
 	"container/list"
 	"context"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/coursehub/coursehub/internal/apperr"
 	"github.com/coursehub/coursehub/internal/pagination"
@@ -76,8 +72,7 @@ var _ Store = (*Cache)(nil)
 // publishedList is the newest-first prefix of the published courses.
 type publishedList struct {
 	edges []pagination.Edge[Course]
-	keys  []bson.ObjectID // the edges' sort keys, for finding a cursor
-	index map[string]int  // id -> position in edges
+	index map[string]int // id -> position in edges
 	// complete: edges hold every published course.
 	complete bool
 	count    int
@@ -114,10 +109,10 @@ func (c *Cache) Invalidate() {
 
 // Insert stores a new course through the store, then drops the cache and
 // tells the other instances.
-func (c *Cache) Insert(ctx context.Context, co Course) error {
-	err := c.store.Insert(ctx, co)
+func (c *Cache) Insert(ctx context.Context, co Course) (Course, error) {
+	co, err := c.store.Insert(ctx, co)
 	c.written(ctx, err)
-	return err
+	return co, err
 }
 
 // Update updates a course through the store, then drops the cache and tells
@@ -393,10 +388,8 @@ func (c *Cache) loadPublished(ctx context.Context) (*publishedList, error) {
 			return nil, err
 		}
 	}
-	l.keys = make([]bson.ObjectID, len(l.edges))
 	l.index = make(map[string]int, len(l.edges))
 	for i, e := range l.edges {
-		l.keys[i], _ = bson.ObjectIDFromHex(e.Node.ID)
 		l.index[e.Node.ID] = i
 	}
 	return l, nil
@@ -428,11 +421,15 @@ func (l *publishedList) byID(id string) (Course, bool) {
 // past an incomplete prefix.
 func (l *publishedList) page(args pagination.Args) (pagination.Page[Course], bool) {
 	start := 0
-	if !args.After.IsZero() {
-		// Newest first: the page starts at the first key below the cursor.
-		start = sort.Search(len(l.keys), func(i int) bool {
-			return bytes.Compare(l.keys[i][:], args.After[:]) < 0
-		})
+	if args.After != "" {
+		// A cursor of a course in the list: the page starts after it. Any
+		// other cursor (a course unpublished since, or one the store would
+		// refuse) is the store's to answer.
+		i, ok := l.index[args.After]
+		if !ok {
+			return pagination.Page[Course]{}, false
+		}
+		start = i + 1
 	}
 	end := start + args.First
 	var p pagination.Page[Course]

@@ -1,13 +1,13 @@
 package course_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -76,14 +76,17 @@ func (s *memStore) called(method string) int {
 	return n
 }
 
-func (s *memStore) Insert(ctx context.Context, c course.Course) error {
+func (s *memStore) Insert(ctx context.Context, c course.Course) (course.Course, error) {
 	if err := s.enter("Insert"); err != nil {
-		return err
+		return course.Course{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if c.ID == "" {
+		c.ID = bson.NewObjectID().Hex()
+	}
 	s.courses[c.ID] = c
-	return nil
+	return c, nil
 }
 
 func (s *memStore) ByID(ctx context.Context, id string) (course.Course, error) {
@@ -147,13 +150,9 @@ func (s *memStore) sorted(publishedOnly bool) []course.Course {
 			out = append(out, c)
 		}
 	}
-	slices.SortFunc(out, func(a, b course.Course) int { return -bytes.Compare(oid(a.ID), oid(b.ID)) })
+	// Ids are lower-case hex of one length: as strings they sort as ids.
+	slices.SortFunc(out, func(a, b course.Course) int { return -strings.Compare(a.ID, b.ID) })
 	return out
-}
-
-func oid(id string) []byte {
-	o, _ := bson.ObjectIDFromHex(id)
-	return o[:]
 }
 
 func (s *memStore) List(ctx context.Context, publishedOnly bool, args pagination.Args) (pagination.Page[course.Course], error) {
@@ -163,7 +162,7 @@ func (s *memStore) List(ctx context.Context, publishedOnly bool, args pagination
 	s.mu.Lock()
 	var rows []course.Course
 	for _, c := range s.sorted(publishedOnly) {
-		if args.After.IsZero() || bytes.Compare(oid(c.ID), args.After[:]) < 0 {
+		if args.After == "" || c.ID < args.After {
 			rows = append(rows, c)
 		}
 		if len(rows) == args.First+1 {
@@ -172,10 +171,7 @@ func (s *memStore) List(ctx context.Context, publishedOnly bool, args pagination
 	}
 	s.mu.Unlock()
 	s.readDone("List")
-	return pagination.NewPage(rows, args, func(c course.Course) bson.ObjectID {
-		o, _ := bson.ObjectIDFromHex(c.ID)
-		return o
-	}), nil
+	return pagination.NewPage(rows, args, func(c course.Course) string { return c.ID }), nil
 }
 
 func (s *memStore) Count(ctx context.Context, publishedOnly bool) (int, error) {
@@ -240,7 +236,7 @@ func seed(tb testing.TB, s *memStore, n int, pub func(int) bool) []string {
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = bson.NewObjectID().Hex()
-		if err := s.Insert(context.Background(), course.Course{
+		if _, err := s.Insert(context.Background(), course.Course{
 			ID: ids[i], Title: fmt.Sprintf("Course %d", i), Price: 100 * i, Published: pub(i),
 		}); err != nil {
 			tb.Fatal(err)
@@ -407,7 +403,7 @@ func TestCacheWritesInvalidate(t *testing.T) {
 	}{
 		{"OKInsertPublished", func(t *testing.T, c *course.Cache, _ []string) string {
 			id := bson.NewObjectID().Hex()
-			if err := c.Insert(ctx, course.Course{ID: id, Title: "New", Published: true}); err != nil {
+			if _, err := c.Insert(ctx, course.Course{ID: id, Title: "New", Published: true}); err != nil {
 				t.Fatal(err)
 			}
 			return id
@@ -453,7 +449,7 @@ func TestCacheWritesInvalidate(t *testing.T) {
 		}},
 		{"OKPublishDraft", func(t *testing.T, c *course.Cache, _ []string) string {
 			id := bson.NewObjectID().Hex()
-			if err := c.Insert(ctx, course.Course{ID: id, Title: "Draft"}); err != nil {
+			if _, err := c.Insert(ctx, course.Course{ID: id, Title: "Draft"}); err != nil {
 				t.Fatal(err)
 			}
 			mustList(t, c, true, 100, nil)

@@ -67,7 +67,4 @@ type Store interface {
 	List(ctx context.Context, publishedOnly bool, args pagination.Args) (pagination.Page[Course], error)
 	// Count counts the courses List pages through.
 	Count(ctx context.Context, publishedOnly bool) (int, error)
-	// Published returns every published course, newest first: what a
-	// catalogue cache is built from.
-	Published(ctx context.Context) ([]Course, error)
 }

@@ -231,11 +231,6 @@ func (s *MongoStore) List(ctx context.Context, publishedOnly bool, args paginati
 	return pagination.NewPage(courses, args, func(c Course) string { return c.ID }), nil
 }
 
-// Published returns every published course, newest first.
-func (s *MongoStore) Published(ctx context.Context) ([]Course, error) {
-	return s.find(ctx, listFilter(true), options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}))
-}
-
 // Count counts courses.
 func (s *MongoStore) Count(ctx context.Context, publishedOnly bool) (int, error) {
 	n, err := s.coll.CountDocuments(ctx, listFilter(publishedOnly))
