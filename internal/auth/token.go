@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/coursehub/coursehub/internal/user"
 )
@@ -35,24 +36,40 @@ type Claims struct {
 	Role user.Role `json:"role"`
 }
 
-// numericDates are the claims RFC 7519 makes NumericDates.
-var numericDates = []string{"exp", "iat", "nbf"}
-
 // UnmarshalJSON refuses a NumericDate claim that is not a JSON number.
 // golang-jwt's NumericDate also takes a string of digits ("exp":"1700000000")
 // and null (which would read as a missing claim); RFC 7519 allows neither.
+// One decoding pass: the three dates are taken raw (the fields here shadow
+// the embedded ones of the same name), checked, then converted.
 func (c *Claims) UnmarshalJSON(b []byte) error {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(b, &fields); err != nil {
+	type plain Claims // without this method
+	aux := struct {
+		*plain
+		Exp json.RawMessage `json:"exp"`
+		Iat json.RawMessage `json:"iat"`
+		Nbf json.RawMessage `json:"nbf"`
+	}{plain: (*plain)(c)}
+	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
 	}
-	for _, name := range numericDates {
-		if v, ok := fields[name]; ok && !isJSONNumber(v) {
-			return fmt.Errorf("claim %s is not a number", name)
+	for _, d := range []struct {
+		name string
+		raw  json.RawMessage
+		dst  **jwt.NumericDate
+	}{{"exp", aux.Exp, &c.ExpiresAt}, {"iat", aux.Iat, &c.IssuedAt}, {"nbf", aux.Nbf, &c.NotBefore}} {
+		if d.raw == nil {
+			continue
 		}
+		if !isJSONNumber(d.raw) {
+			return fmt.Errorf("claim %s is not a number", d.name)
+		}
+		v := new(jwt.NumericDate)
+		if err := v.UnmarshalJSON(d.raw); err != nil {
+			return fmt.Errorf("claim %s: %w", d.name, err)
+		}
+		*d.dst = v
 	}
-	type plain Claims // without this method
-	return json.Unmarshal(b, (*plain)(c))
+	return nil
 }
 
 // isJSONNumber reports whether v, one JSON value, is a number: JSON numbers,
@@ -99,14 +116,27 @@ type Tokens struct {
 	jwks    []byte
 	parser  *jwt.Parser
 	now     func() time.Time
+	// verified remembers tokens that passed Verify, by their exact text,
+	// so that a client's every request does not decode and check the same
+	// token again: on a hit only the expiry is checked (nothing else about
+	// a verified token can change, the keys being fixed for the process).
+	verified *lru.Cache[string, Claims]
 }
+
+// verifiedCacheSize bounds the verified-token cache: a few hundred bytes an
+// entry, so about 4 MB for as many clients active within a token lifetime.
+const verifiedCacheSize = 10000
 
 // NewTokens returns a Tokens for cfg.
 func NewTokens(cfg TokenConfig) (*Tokens, error) {
 	if cfg.Issuer == "" || cfg.Audience == "" || cfg.TTL <= 0 {
 		return nil, errors.New("auth: token issuer, audience and TTL are required")
 	}
-	t := &Tokens{cfg: cfg, keys: map[string]key{}, now: time.Now}
+	verified, err := lru.New[string, Claims](verifiedCacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("auth: verified-token cache: %w", err)
+	}
+	t := &Tokens{cfg: cfg, keys: map[string]key{}, now: time.Now, verified: verified}
 	for i, secret := range append([][]byte{cfg.Secret}, cfg.PreviousSecrets...) {
 		if len(secret) == 0 && i == 0 {
 			continue
@@ -144,7 +174,6 @@ func NewTokens(cfg TokenConfig) (*Tokens, error) {
 			"kid": kid, "alg": "EdDSA", "use": "sig",
 		})
 	}
-	var err error
 	if t.jwks, err = json.Marshal(map[string]any{"keys": append([]map[string]string{}, jwks...)}); err != nil {
 		return nil, fmt.Errorf("auth: jwks: %w", err)
 	}
@@ -229,6 +258,13 @@ func (t *Tokens) Verify(raw string) (Claims, error) {
 	if len(raw) > MaxTokenBytes {
 		return Claims{}, ErrTokenMalformed
 	}
+	if claims, ok := t.verified.Get(raw); ok {
+		if !t.now().Before(claims.ExpiresAt.Add(Leeway)) {
+			t.verified.Remove(raw)
+			return Claims{}, ErrTokenExpired
+		}
+		return claims, nil
+	}
 	var claims Claims
 	_, err := t.parser.ParseWithClaims(raw, &claims, func(tok *jwt.Token) (any, error) {
 		if _, ok := tok.Header["crit"]; ok {
@@ -259,5 +295,6 @@ func (t *Tokens) Verify(raw string) (Claims, error) {
 	if claims.Subject == "" || claims.SessionID == "" {
 		return Claims{}, ErrTokenInvalid
 	}
+	t.verified.Add(raw, claims)
 	return claims, nil
 }
