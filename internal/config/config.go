@@ -160,7 +160,9 @@ func Load(getenv func(string) string) (Config, error) {
 	add(err)
 	c.BcryptCost, err = intVar(getenv, "BCRYPT_COST", 12, 4, 31)
 	add(err)
-	c.BcryptConcurrency, err = intVar(getenv, "BCRYPT_CONCURRENCY", runtime.NumCPU(), 0, 1024)
+	// One core is left to everything else, so that a flood of logins slows
+	// logins, not the rest of the API; on one core there is no choice.
+	c.BcryptConcurrency, err = intVar(getenv, "BCRYPT_CONCURRENCY", max(1, runtime.NumCPU()-1), 0, 1024)
 	add(err)
 	c.RateLimits = auth.DefaultRateLimits
 	for _, v := range []struct {

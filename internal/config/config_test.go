@@ -54,7 +54,7 @@ func TestLoadDefaults(t *testing.T) {
 		RefreshTokenTTL:     7 * 24 * time.Hour,
 		SessionTTL:          30 * 24 * time.Hour,
 		BcryptCost:          12,
-		BcryptConcurrency:   runtime.NumCPU(),
+		BcryptConcurrency:   max(1, runtime.NumCPU()-1),
 		RateLimits:          auth.DefaultRateLimits,
 		CookieSecure:        true,
 		CookieSameSite:      http.SameSiteStrictMode,
