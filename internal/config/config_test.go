@@ -70,8 +70,10 @@ func TestLoadDefaults(t *testing.T) {
 		Suggestions:   true,
 		IDE:           true,
 		APQCacheSize:  1000,
-		LogLevel:      slog.LevelInfo,
-		MaxBodyBytes:  1 << 20,
+		MailFrom:      "coursehub <no-reply@localhost>", AppURL: "http://127.0.0.1:5173", MailRetry: 30 * time.Second,
+		ResetTokenTTL: 30 * time.Minute, VerifyTokenTTL: 24 * time.Hour, SecurityEventTTL: 180 * 24 * time.Hour,
+		LogLevel:     slog.LevelInfo,
+		MaxBodyBytes: 1 << 20,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load defaults =\n%+v\nwant\n%+v", got, want)
@@ -165,11 +167,13 @@ func TestLoadOverrides(t *testing.T) {
 		Introspection:        true,
 		IDE:                  true,
 		TrustedDocumentsFile: "/etc/coursehub/documents.json",
-		AdminEmail:           "admin@example.com",
-		AdminPassword:        "admin-password-1",
-		Env:                  config.Production,
-		LogLevel:             slog.LevelWarn,
-		MaxBodyBytes:         2048,
+		MailFrom:             "coursehub <no-reply@localhost>", AppURL: "http://127.0.0.1:5173", MailRetry: 30 * time.Second,
+		ResetTokenTTL: 30 * time.Minute, VerifyTokenTTL: 24 * time.Hour, SecurityEventTTL: 180 * 24 * time.Hour,
+		AdminEmail:    "admin@example.com",
+		AdminPassword: "admin-password-1",
+		Env:           config.Production,
+		LogLevel:      slog.LevelWarn,
+		MaxBodyBytes:  2048,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
