@@ -85,7 +85,14 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
 	}
 	if s.cfg.Username != "" {
-		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
+		// Auto-discovery picks the strongest mechanism and never sends a
+		// password in the clear over an unencrypted connection. PLAIN is
+		// used unencrypted only to a loopback relay, as net/smtp allows.
+		mech := gomail.SMTPAuthAutoDiscover
+		if loopback(s.cfg.Host) {
+			mech = gomail.SMTPAuthPlain
+		}
+		opts = append(opts, gomail.WithSMTPAuth(mech),
 			gomail.WithUsername(s.cfg.Username), gomail.WithPassword(s.cfg.Password))
 	}
 	c, err := gomail.NewClient(s.cfg.Host, opts...)
@@ -98,4 +105,8 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("mail: smtp send: %w", err)
 	}
 	return nil
+}
+
+func loopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
