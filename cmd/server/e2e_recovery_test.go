@@ -5,6 +5,9 @@ package main
 // server (smtpSink) that the program sends to via SMTP_URL.
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +24,9 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/coursehub/coursehub/internal/mongodb"
 	"github.com/coursehub/coursehub/internal/mongodb/mongotest"
 )
 
@@ -722,9 +728,79 @@ func TestRecoveryMailSentOnce(t *testing.T) {
 			t.Errorf("%s got %d mails, want %d", e, got, want)
 		}
 	}
-	sentA, sentB := strings.Count(a.logs.String(), `"msg":"mail sent"`), strings.Count(b.logs.String(), `"msg":"mail sent"`)
+	// A send is logged after the sink has the mail: wait for the lines.
+	sent := func() (int, int) {
+		return strings.Count(a.logs.String(), `"msg":"mail sent"`), strings.Count(b.logs.String(), `"msg":"mail sent"`)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	sentA, sentB := sent()
+	for sentA+sentB < n+2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		sentA, sentB = sent()
+	}
 	t.Logf("instance a sent %d mails, b %d", sentA, sentB)
 	if sentA+sentB != n+2 {
 		t.Errorf("the instances logged %d sends, want %d", sentA+sentB, n+2)
 	}
+}
+
+// TestRecoveryDatabaseHoldsNoLink reads the whole database while a reset
+// mail waits in the queue and after it went out: the token is nowhere in
+// the clear, only its hash.
+func TestRecoveryDatabaseHoldsNoLink(t *testing.T) {
+	db := mongotest.StartServer(t)
+	sink := mustStartSMTP(t)
+	sink.setFailing(true)
+	s := mustStartServer(t, acEnv(sink, map[string]string{"MONGODB_URI": db.URI(), "JWT_SECRET": outageSecret, "MAIL_RETRY_INTERVAL": "200ms"}))
+	email := uniqueEmail(t, 1)
+	s.mustSignup(t, email, acPassword, "Careful")
+	s.acMustTrue(t, "", acReqReset, map[string]any{"e": email}, "requestPasswordReset")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client, err := mongodb.Connect(ctx, db.URI(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = client.Disconnect(context.Background()) }()
+	dump := func() string {
+		t.Helper()
+		var out strings.Builder
+		names, err := client.Database("coursehub").ListCollectionNames(ctx, bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			cur, err := client.Database("coursehub").Collection(n).Find(ctx, bson.D{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var docs []bson.M
+			if err := cur.All(ctx, &docs); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&out, "%s: %v\n", n, docs)
+		}
+		return out.String()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(s.logs.String(), "mail attempt failed; will retry") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed attempt logged")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	waiting := dump()
+	sink.setFailing(false)
+	tok := acToken(t, sink.waitFor(t, email, 1)[0].Data, "/reset-password")
+	sum := sha256.Sum256([]byte(tok))
+	if !strings.Contains(waiting, hex.EncodeToString(sum[:])) {
+		t.Fatalf("the token's hash is not in the database: the dump misses what it should see")
+	}
+	for name, d := range map[string]string{"while queued": waiting, "after sending": dump()} {
+		if strings.Contains(d, tok) || strings.Contains(d, "reset-password") {
+			t.Errorf("%s, the database holds the link in the clear", name)
+		}
+	}
+	s.post(t, "", acReset, map[string]any{"t": tok, "p": acNew}).mustNoErrors(t)
 }

@@ -271,7 +271,7 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 	} else {
 		logger.Info("SMTP_URL is not set: mails are written to the outbox directory", "dir", filepath.Join(cfg.DataDir, "outbox"))
 	}
-	mailQueue := mail.NewQueue(db.Database, sender, cfg.MailRetry, logger)
+	mailQueue := mail.NewQueue(db.Database, sender, mailKeys(tokenCfg), cfg.MailRetry, logger)
 	accountTokens := auth.NewAccountTokens(db.Database)
 	securityLog := auth.NewSecurityLog(db.Database, cfg.SecurityEventTTL)
 	courses := course.NewService(courseStore, bus)
@@ -377,4 +377,15 @@ func displayAddr(a net.Addr) string {
 		return a.String()
 	}
 	return fmt.Sprintf("localhost:%d", tcp.Port)
+}
+
+// mailKeys derives the keys that seal queued mails from the signing
+// secrets, which every instance shares: the current one seals, earlier
+// ones still open what was queued before a rotation.
+func mailKeys(t auth.TokenConfig) mail.Keys {
+	secrets := [][]byte{t.Secret}
+	if t.SigningKey != nil {
+		secrets = [][]byte{t.SigningKey.Seed(), t.Secret}
+	}
+	return mail.DeriveKeys(append(secrets, t.PreviousSecrets...)...)
 }

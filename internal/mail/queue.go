@@ -44,12 +44,12 @@ const (
 // holding the claim of an attempt writes the document, so no update races
 // another (the embedded database does not make updates atomic).
 type queueDoc struct {
-	ID        string    `bson:"_id"`
-	To        string    `bson:"to"`
-	Subject   string    `bson:"subject"`
-	Text      string    `bson:"text,omitempty"`
-	HTML      string    `bson:"html,omitempty"`
-	Link      string    `bson:"link,omitempty"`
+	ID      string `bson:"_id"`
+	To      string `bson:"to"`
+	Subject string `bson:"subject"`
+	// Sealed is the text, HTML and link, encrypted (see Keys); it is
+	// dropped once the mail is done.
+	Sealed    string    `bson:"sealed,omitempty"`
 	CreatedAt time.Time `bson:"createdAt"`
 	// Attempts is the number of finished tries; the next claims _id
 	// ID+":"+(Attempts+1) in mail_claims.
@@ -76,6 +76,7 @@ type Queue struct {
 	queue  *mongo.Collection
 	claims *mongo.Collection
 	sender Sender
+	keys   Keys
 	retry  time.Duration
 	logger *slog.Logger
 	now    func() time.Time
@@ -83,12 +84,12 @@ type Queue struct {
 }
 
 // NewQueue returns a queue over db's mail_queue and mail_claims
-// collections, sending with sender and retrying after retry, doubling
-// each time up to an hour.
-func NewQueue(db *mongo.Database, sender Sender, retry time.Duration, logger *slog.Logger) *Queue {
+// collections, sealing bodies with keys, sending with sender and retrying
+// after retry, doubling each time up to an hour.
+func NewQueue(db *mongo.Database, sender Sender, keys Keys, retry time.Duration, logger *slog.Logger) *Queue {
 	return &Queue{
 		queue: db.Collection("mail_queue"), claims: db.Collection("mail_claims"),
-		sender: sender, retry: retry, logger: logger, now: time.Now, wake: make(chan struct{}, 1),
+		sender: sender, keys: keys, retry: retry, logger: logger, now: time.Now, wake: make(chan struct{}, 1),
 	}
 }
 
@@ -111,7 +112,12 @@ func newID() string {
 // Enqueue stores m for sending and wakes this instance's worker.
 func (q *Queue) Enqueue(ctx context.Context, m Message) error {
 	now := q.now().UTC()
-	d := queueDoc{ID: newID(), To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML, Link: m.Link, CreatedAt: now, NextAt: now}
+	d := queueDoc{ID: newID(), To: m.To, Subject: m.Subject, CreatedAt: now, NextAt: now}
+	sealed, err := q.keys.seal(d.ID, body{Text: m.Text, HTML: m.HTML, Link: m.Link})
+	if err != nil {
+		return err
+	}
+	d.Sealed = sealed
 	if _, err := q.queue.InsertOne(ctx, d); err != nil {
 		return fmt.Errorf("mail queue: insert: %w", err)
 	}
@@ -129,6 +135,10 @@ func (q *Queue) Discard(ctx context.Context, m Message) error {
 	now := q.now().UTC()
 	exp := now.Add(keepDone)
 	d := queueDoc{ID: newID(), To: "", Subject: m.Subject, CreatedAt: now, NextAt: now, Status: statusDiscarded, DoneAt: &now, ExpiresAt: &exp}
+	// Sealed like a real mail (the same work), then not kept.
+	if _, err := q.keys.seal(d.ID, body{Text: m.Text, HTML: m.HTML, Link: m.Link}); err != nil {
+		return err
+	}
 	if _, err := q.queue.InsertOne(ctx, d); err != nil {
 		return fmt.Errorf("mail queue: insert: %w", err)
 	}
@@ -140,8 +150,18 @@ func (q *Queue) Discard(ctx context.Context, m Message) error {
 func (q *Queue) Run(ctx context.Context) {
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
+	failing := false
 	for {
-		q.drain(ctx)
+		err := q.drain(ctx)
+		// Logged when reading starts and stops failing, not every second
+		// of a database outage.
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			q.logger.WarnContext(ctx, "mail queue: reading due mails failed; retrying every second", "err", err)
+		case err == nil && failing:
+			q.logger.InfoContext(ctx, "mail queue: reading due mails works again")
+		}
+		failing = err != nil
 		select {
 		case <-ctx.Done():
 			return
@@ -152,31 +172,26 @@ func (q *Queue) Run(ctx context.Context) {
 }
 
 // drain makes one attempt at each due mail.
-func (q *Queue) drain(ctx context.Context) {
+func (q *Queue) drain(ctx context.Context) error {
 	now := q.now().UTC()
 	cur, err := q.queue.Find(ctx, bson.D{
 		{Key: "doneAt", Value: nil},
 		{Key: "nextAt", Value: bson.D{{Key: "$lte", Value: now}}},
 	}, options.Find().SetSort(bson.D{{Key: "nextAt", Value: 1}}).SetLimit(100))
 	if err != nil {
-		if ctx.Err() == nil {
-			q.logger.WarnContext(ctx, "mail queue: reading due mails failed", "err", err)
-		}
-		return
+		return fmt.Errorf("mail queue: due mails: %w", err)
 	}
 	var due []queueDoc
 	if err := cur.All(ctx, &due); err != nil {
-		if ctx.Err() == nil {
-			q.logger.WarnContext(ctx, "mail queue: reading due mails failed", "err", err)
-		}
-		return
+		return fmt.Errorf("mail queue: due mails: %w", err)
 	}
 	for _, d := range due {
 		if ctx.Err() != nil {
-			return
+			return nil
 		}
 		q.attempt(ctx, d)
 	}
+	return nil
 }
 
 // attempt claims the next attempt of d and, if it won the claim, sends.
@@ -193,8 +208,14 @@ func (q *Queue) attempt(ctx context.Context, d queueDoc) {
 		q.logger.WarnContext(ctx, "mail queue: claim failed", "mail", d.ID, "err", err)
 		return
 	}
+	b, err := q.keys.open(d.ID, d.Sealed)
+	if err != nil {
+		q.finish(ctx, d.ID, n, statusFailed, now)
+		q.logger.ErrorContext(ctx, "mail not sent; its body cannot be opened", "mail", d.ID, "err", err)
+		return
+	}
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
-	err = q.sender.Send(sctx, Message{To: d.To, Subject: d.Subject, Text: d.Text, HTML: d.HTML, Link: d.Link})
+	err = q.sender.Send(sctx, Message{To: d.To, Subject: d.Subject, Text: b.Text, HTML: b.HTML, Link: b.Link})
 	cancel()
 	if err == nil {
 		q.finish(ctx, d.ID, n, statusSent, now)
@@ -240,13 +261,13 @@ func (q *Queue) takeOver(ctx context.Context, d queueDoc, claimID string, now ti
 	q.failed(ctx, d.ID, d.Attempts+1, now, fmt.Errorf("attempt claimed at %s never finished", c.At.Format(time.RFC3339)))
 }
 
-// finish ends a mail's life in the queue. The bodies are dropped: they
-// hold single-use links, which are stored nowhere else in the clear.
+// finish ends a mail's life in the queue. The body is dropped: it holds a
+// single-use link.
 func (q *Queue) finish(ctx context.Context, id string, n int, status string, now time.Time) {
 	exp := now.Add(keepDone)
 	if _, err := q.queue.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{
 		{Key: "$set", Value: bson.D{{Key: "attempts", Value: n}, {Key: "status", Value: status}, {Key: "doneAt", Value: now}, {Key: "expiresAt", Value: exp}}},
-		{Key: "$unset", Value: bson.D{{Key: "text", Value: ""}, {Key: "html", Value: ""}, {Key: "link", Value: ""}}},
+		{Key: "$unset", Value: bson.D{{Key: "sealed", Value: ""}}},
 	}); err != nil {
 		q.logger.WarnContext(ctx, "mail queue: recording the end of a mail failed", "mail", id, "err", err)
 	}
