@@ -804,3 +804,22 @@ func TestRecoveryDatabaseHoldsNoLink(t *testing.T) {
 	}
 	s.post(t, "", acReset, map[string]any{"t": tok, "p": acNew}).mustNoErrors(t)
 }
+
+// TestRecoveryResetClosesSockets checks that a reset ends the sessions of
+// open sockets at once, not at their next periodic check (an hour here).
+func TestRecoveryResetClosesSockets(t *testing.T) {
+	sink := mustStartSMTP(t)
+	s := mustStartServer(t, acEnv(sink, wsPrivEnv()))
+	email := uniqueEmail(t, 1)
+	p := s.mustSignup(t, email, acPassword, "Socket")
+	c, _, err := wsDial(t, s, subOrigin, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mustInit(t, map[string]any{"Authorization": "Bearer " + p.AccessToken})
+	c.mustAnswer(t, "me", wsMe, nil).resp.mustNoErrors(t)
+
+	tok := s.acResetToken(t, sink, email, 1)
+	s.post(t, "", acReset, map[string]any{"t": tok, "p": acNew}).mustNoErrors(t)
+	c.mustClose(t, 4401, 2*time.Second)
+}
