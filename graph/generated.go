@@ -91,7 +91,7 @@ type ComplexityRoot struct {
 		RefreshToken             func(childComplexity int, refreshToken string, delivery *auth.Delivery) int
 		RequestEmailVerification func(childComplexity int) int
 		RequestPasswordReset     func(childComplexity int, email string) int
-		ResetPassword            func(childComplexity int, token string, newPassword string) int
+		ResetPassword            func(childComplexity int, token string, newPassword string, delivery *auth.Delivery) int
 		RevokeSession            func(childComplexity int, id string) int
 		SetRole                  func(childComplexity int, userID string, role user.Role) int
 		Signup                   func(childComplexity int, input user.SignupInput, delivery *auth.Delivery) int
@@ -190,7 +190,7 @@ type MutationResolver interface {
 	PurchaseCourse(ctx context.Context, courseID string) (*purchase.Purchase, error)
 	SetRole(ctx context.Context, userID string, role user.Role) (*user.User, error)
 	RequestPasswordReset(ctx context.Context, email string) (bool, error)
-	ResetPassword(ctx context.Context, token string, newPassword string) (*auth.Payload, error)
+	ResetPassword(ctx context.Context, token string, newPassword string, delivery *auth.Delivery) (*auth.Payload, error)
 	RequestEmailVerification(ctx context.Context) (bool, error)
 	VerifyEmail(ctx context.Context, token string) (bool, error)
 	ChangeEmail(ctx context.Context, currentPassword string, newEmail string) (bool, error)
@@ -466,7 +466,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.ResetPassword(childComplexity, args["token"].(string), args["newPassword"].(string)), true
+		return e.ComplexityRoot.Mutation.ResetPassword(childComplexity, args["token"].(string), args["newPassword"].(string), args["delivery"].(*auth.Delivery)), true
 	case "Mutation.revokeSession":
 		if e.ComplexityRoot.Mutation.RevokeSession == nil {
 			break
@@ -1139,10 +1139,10 @@ type Mutation {
   requestPasswordReset(email: String!): Boolean! @public
   """
   Sets a new password with a mailed token, ends every other session, marks the
-  email verified and starts a new session. A used, expired, voided or unknown
-  token is BAD_USER_INPUT.
+  email verified and starts a new session, delivered as ` + "`" + `delivery` + "`" + ` says. A used,
+  expired, voided or unknown token is BAD_USER_INPUT.
   """
-  resetPassword(token: String!, newPassword: String!): AuthPayload! @public
+  resetPassword(token: String!, newPassword: String!, delivery: TokenDelivery = BODY): AuthPayload! @public
   "Mails a link that verifies the caller's current email (valid 24 hours by default)."
   requestEmailVerification: Boolean! @auth
   "Uses a link from requestEmailVerification or changeEmail; CONFLICT if the new email was taken meanwhile."
@@ -1635,6 +1635,14 @@ func (ec *executionContext) field_Mutation_resetPassword_args(ctx context.Contex
 		return nil, err
 	}
 	args["newPassword"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "delivery",
+		func(ctx context.Context, v any) (*auth.Delivery, error) {
+			return ec.unmarshalOTokenDelivery2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐDelivery(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["delivery"] = arg2
 	return args, nil
 }
 
@@ -3207,7 +3215,7 @@ func (ec *executionContext) _Mutation_resetPassword(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().ResetPassword(ctx, fc.Args["token"].(string), fc.Args["newPassword"].(string))
+			return ec.Resolvers.Mutation().ResetPassword(ctx, fc.Args["token"].(string), fc.Args["newPassword"].(string), fc.Args["delivery"].(*auth.Delivery))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next

@@ -103,8 +103,8 @@ func (r *mutationResolver) RequestPasswordReset(ctx context.Context, email strin
 }
 
 // ResetPassword is the resolver for the resetPassword field.
-func (r *mutationResolver) ResetPassword(ctx context.Context, token string, newPassword string) (*auth.Payload, error) {
-	return ptr(r.Auth.ResetPassword(ctx, token, newPassword))
+func (r *mutationResolver) ResetPassword(ctx context.Context, token string, newPassword string, delivery *auth.Delivery) (*auth.Payload, error) {
+	return ptr(r.Auth.ResetPassword(ctx, token, newPassword, deliveryOr(delivery, auth.DeliverBody)))
 }
 
 // RequestEmailVerification is the resolver for the requestEmailVerification field.

@@ -823,3 +823,26 @@ func TestRecoveryResetClosesSockets(t *testing.T) {
 	s.post(t, "", acReset, map[string]any{"t": tok, "p": acNew}).mustNoErrors(t)
 	c.mustClose(t, 4401, 2*time.Second)
 }
+
+// TestRecoveryResetCookieDelivery: a browser resets its password and is
+// signed in by cookie, as after login; the refresh cookie then works.
+func TestRecoveryResetCookieDelivery(t *testing.T) {
+	sink := mustStartSMTP(t)
+	s := mustStartServer(t, acEnv(sink, map[string]string{"COOKIE_SECURE": "false", "CORS_ORIGINS": ckOrigin}))
+	email := uniqueEmail(t, 1)
+	s.mustSignup(t, email, acPassword, "Browser")
+	tok := s.acResetToken(t, sink, email, 1)
+	b := ckNewBrowser(t, s, ckOrigin)
+	r := b.gql(t, `mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p, delivery: REFRESH_COOKIE) { `+ckAuthFields+` } }`,
+		map[string]any{"t": tok, "p": acNew}, nil).mustNoErrors(t)
+	var d struct{ ResetPassword ckPayload }
+	r.decode(t, &d)
+	if d.ResetPassword.AccessToken == "" || d.ResetPassword.RefreshToken != "" {
+		t.Fatalf("REFRESH_COOKIE: access token in the body and refresh token in a cookie, got %s", r.Raw)
+	}
+	// Only the cookie can carry this refresh.
+	p, _ := b.mustRefreshSession(t, "")
+	if p.User.ID != d.ResetPassword.User.ID {
+		t.Errorf("refreshSession after the reset is of %s, want %s", p.User.ID, d.ResetPassword.User.ID)
+	}
+}

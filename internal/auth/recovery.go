@@ -178,9 +178,12 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 
 // ResetPassword sets a new password with a mailed token, ends every other
 // session of the user, marks the address verified (the mail proved it)
-// and starts a new session.
-// Errors: BAD_USER_INPUT (token, newPassword).
-func (s *Service) ResetPassword(ctx context.Context, token, next string) (Payload, error) {
+// and starts a new session, delivered as d says.
+// Errors: BAD_USER_INPUT (token, newPassword, delivery).
+func (s *Service) ResetPassword(ctx context.Context, token, next string, d Delivery) (Payload, error) {
+	if err := s.checkDelivery(d); err != nil {
+		return Payload{}, err
+	}
 	// A weak password must not use the token up.
 	if err := CheckPolicy(next); err != nil {
 		if e, ok := apperr.As(err); ok {
@@ -208,7 +211,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, next string) (Payloa
 		}
 		u.EmailVerified = true
 	}
-	p, sid, err := s.startSession(ctx, u, DeliverBody)
+	p, sid, err := s.startSession(ctx, u, d)
 	if err != nil {
 		return Payload{}, err
 	}
