@@ -25,40 +25,42 @@ const (
 	// claimLease is how long a claimed attempt may run before another
 	// instance counts it as failed (its instance died mid-send).
 	claimLease = 5 * time.Minute
-	// keepDone is how long a finished mail's record stays.
-	keepDone = 7 * 24 * time.Hour
+	// keepClaims is how long the record of an attempt stays: longer than
+	// all tries of a mail take.
+	keepClaims = 7 * 24 * time.Hour
+	// keepDiscarded is how long a discarded mail's record stays.
+	keepDiscarded = 24 * time.Hour
 	// pollEvery is how often the worker looks for due mails that another
 	// instance queued or that wait for a retry.
 	pollEvery   = time.Second
 	sendTimeout = 30 * time.Second
 )
 
-// The states of a queued mail.
-const (
-	statusSent      = "sent"
-	statusFailed    = "failed"
-	statusDiscarded = "discarded"
-)
-
-// queueDoc is one mail in the mail_queue collection. Only the instance
-// holding the claim of an attempt writes the document, so no update races
-// another (the embedded database does not make updates atomic).
+// queueDoc is one waiting mail in the mail_queue collection; a mail leaves
+// the collection when it is sent or given up, so that the worker's poll (a
+// scan on the embedded database) reads only waiting mails. Only the
+// instance holding the claim of an attempt writes the document, so no
+// update races another (the embedded database does not make updates
+// atomic).
 type queueDoc struct {
 	ID      string `bson:"_id"`
 	To      string `bson:"to"`
 	Subject string `bson:"subject"`
-	// Sealed is the text, HTML and link, encrypted (see Keys); it is
-	// dropped once the mail is done.
+	// Sealed is the text, HTML and link, encrypted (see Keys).
 	Sealed    string    `bson:"sealed,omitempty"`
 	CreatedAt time.Time `bson:"createdAt"`
 	// Attempts is the number of finished tries; the next claims _id
 	// ID+":"+(Attempts+1) in mail_claims.
 	Attempts int       `bson:"attempts"`
 	NextAt   time.Time `bson:"nextAt"`
-	// Status is empty while the mail waits; DoneAt is set with it.
-	Status    string     `bson:"status,omitempty"`
-	DoneAt    *time.Time `bson:"doneAt,omitempty"`
-	ExpiresAt *time.Time `bson:"expiresAt,omitempty"`
+}
+
+// discardedDoc records, in mail_discarded, a mail that was not sent.
+type discardedDoc struct {
+	ID        string    `bson:"_id"`
+	Sealed    string    `bson:"sealed"`
+	CreatedAt time.Time `bson:"createdAt"`
+	ExpiresAt time.Time `bson:"expiresAt"`
 }
 
 // claimDoc claims one attempt of one mail: its unique _id lets exactly one
@@ -73,34 +75,39 @@ type claimDoc struct {
 // a request never waits on a mail server, a restart loses nothing, and of
 // several instances exactly one sends each mail.
 type Queue struct {
-	queue  *mongo.Collection
-	claims *mongo.Collection
-	sender Sender
-	keys   Keys
-	retry  time.Duration
-	logger *slog.Logger
-	now    func() time.Time
-	wake   chan struct{}
+	queue     *mongo.Collection
+	claims    *mongo.Collection
+	discarded *mongo.Collection
+	sender    Sender
+	keys      Keys
+	retry     time.Duration
+	logger    *slog.Logger
+	now       func() time.Time
+	wake      chan struct{}
 }
 
-// NewQueue returns a queue over db's mail_queue and mail_claims
-// collections, sealing bodies with keys, sending with sender and retrying
+// NewQueue returns a queue over db's mail_queue, mail_claims and
+// mail_discarded collections, sealing bodies with keys, sending with sender and retrying
 // after retry, doubling each time up to an hour.
 func NewQueue(db *mongo.Database, sender Sender, keys Keys, retry time.Duration, logger *slog.Logger) *Queue {
 	return &Queue{
-		queue: db.Collection("mail_queue"), claims: db.Collection("mail_claims"),
+		queue: db.Collection("mail_queue"), claims: db.Collection("mail_claims"), discarded: db.Collection("mail_discarded"),
 		sender: sender, keys: keys, retry: retry, logger: logger, now: time.Now, wake: make(chan struct{}, 1),
 	}
 }
 
-// EnsureIndexes creates the TTL indexes, where the server has them.
+// EnsureIndexes creates the index of due mails and, where the server has
+// them, TTL indexes.
 func (q *Queue) EnsureIndexes(ctx context.Context, logger *slog.Logger) error {
 	ttl := mongo.IndexModel{Keys: bson.D{{Key: "expiresAt", Value: 1}}, Options: options.Index().SetName("expiresAt_ttl").SetExpireAfterSeconds(0)}
-	if err := mongodb.CreateIndexes(ctx, q.queue, logger, ttl,
-		mongo.IndexModel{Keys: bson.D{{Key: "doneAt", Value: 1}, {Key: "nextAt", Value: 1}}, Options: options.Index().SetName("doneAt_nextAt")}); err != nil {
+	if err := mongodb.CreateIndexes(ctx, q.queue, logger,
+		mongo.IndexModel{Keys: bson.D{{Key: "nextAt", Value: 1}}, Options: options.Index().SetName("nextAt")}); err != nil {
 		return err
 	}
-	return mongodb.CreateIndexes(ctx, q.claims, logger, ttl)
+	if err := mongodb.CreateIndexes(ctx, q.claims, logger, ttl); err != nil {
+		return err
+	}
+	return mongodb.CreateIndexes(ctx, q.discarded, logger, ttl)
 }
 
 func newID() string {
@@ -133,13 +140,13 @@ func (q *Queue) Enqueue(ctx context.Context, m Message) error {
 // (a reset for an unknown address) calls one or the other.
 func (q *Queue) Discard(ctx context.Context, m Message) error {
 	now := q.now().UTC()
-	exp := now.Add(keepDone)
-	d := queueDoc{ID: newID(), To: "", Subject: m.Subject, CreatedAt: now, NextAt: now, Status: statusDiscarded, DoneAt: &now, ExpiresAt: &exp}
-	// Sealed like a real mail (the same work), then not kept.
-	if _, err := q.keys.seal(d.ID, body{Text: m.Text, HTML: m.HTML, Link: m.Link}); err != nil {
+	d := discardedDoc{ID: newID(), CreatedAt: now, ExpiresAt: now.Add(keepDiscarded)}
+	sealed, err := q.keys.seal(d.ID, body{Text: m.Text, HTML: m.HTML, Link: m.Link})
+	if err != nil {
 		return err
 	}
-	if _, err := q.queue.InsertOne(ctx, d); err != nil {
+	d.Sealed = sealed
+	if _, err := q.discarded.InsertOne(ctx, d); err != nil {
 		return fmt.Errorf("mail queue: insert: %w", err)
 	}
 	return nil
@@ -175,7 +182,6 @@ func (q *Queue) Run(ctx context.Context) {
 func (q *Queue) drain(ctx context.Context) error {
 	now := q.now().UTC()
 	cur, err := q.queue.Find(ctx, bson.D{
-		{Key: "doneAt", Value: nil},
 		{Key: "nextAt", Value: bson.D{{Key: "$lte", Value: now}}},
 	}, options.Find().SetSort(bson.D{{Key: "nextAt", Value: 1}}).SetLimit(100))
 	if err != nil {
@@ -198,7 +204,7 @@ func (q *Queue) drain(ctx context.Context) error {
 func (q *Queue) attempt(ctx context.Context, d queueDoc) {
 	now := q.now().UTC()
 	n := d.Attempts + 1
-	claim := claimDoc{ID: d.ID + ":" + strconv.Itoa(n), At: now, ExpiresAt: now.Add(keepDone)}
+	claim := claimDoc{ID: d.ID + ":" + strconv.Itoa(n), At: now, ExpiresAt: now.Add(keepClaims)}
 	_, err := q.claims.InsertOne(ctx, claim)
 	if mongodb.IsDuplicateKey(err) {
 		q.takeOver(ctx, d, claim.ID, now)
@@ -210,7 +216,7 @@ func (q *Queue) attempt(ctx context.Context, d queueDoc) {
 	}
 	b, err := q.keys.open(d.ID, d.Sealed)
 	if err != nil {
-		q.finish(ctx, d.ID, n, statusFailed, now)
+		q.finish(ctx, d.ID)
 		q.logger.ErrorContext(ctx, "mail not sent; its body cannot be opened", "mail", d.ID, "err", err)
 		return
 	}
@@ -218,7 +224,7 @@ func (q *Queue) attempt(ctx context.Context, d queueDoc) {
 	err = q.sender.Send(sctx, Message{To: d.To, Subject: d.Subject, Text: b.Text, HTML: b.HTML, Link: b.Link})
 	cancel()
 	if err == nil {
-		q.finish(ctx, d.ID, n, statusSent, now)
+		q.finish(ctx, d.ID)
 		q.logger.InfoContext(ctx, "mail sent", "mail", d.ID, "attempt", n)
 		return
 	}
@@ -233,7 +239,7 @@ func (q *Queue) attempt(ctx context.Context, d queueDoc) {
 // failed records a failed attempt n: a retry later, or the end.
 func (q *Queue) failed(ctx context.Context, id string, n int, now time.Time, cause error) {
 	if n >= maxAttempts {
-		q.finish(ctx, id, n, statusFailed, now)
+		q.finish(ctx, id)
 		q.logger.ErrorContext(ctx, "mail not sent; giving up", "mail", id, "attempts", n, "err", cause)
 		return
 	}
@@ -261,24 +267,21 @@ func (q *Queue) takeOver(ctx context.Context, d queueDoc, claimID string, now ti
 	q.failed(ctx, d.ID, d.Attempts+1, now, fmt.Errorf("attempt claimed at %s never finished", c.At.Format(time.RFC3339)))
 }
 
-// finish ends a mail's life in the queue. The body is dropped: it holds a
-// single-use link.
-func (q *Queue) finish(ctx context.Context, id string, n int, status string, now time.Time) {
-	exp := now.Add(keepDone)
-	if _, err := q.queue.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{
-		{Key: "$set", Value: bson.D{{Key: "attempts", Value: n}, {Key: "status", Value: status}, {Key: "doneAt", Value: now}, {Key: "expiresAt", Value: exp}}},
-		{Key: "$unset", Value: bson.D{{Key: "sealed", Value: ""}}},
-	}); err != nil {
-		q.logger.WarnContext(ctx, "mail queue: recording the end of a mail failed", "mail", id, "err", err)
+// finish takes a sent or abandoned mail, and its link, out of the queue.
+// Should the delete fail, the claim of the attempt made stands: the mail
+// comes up again only after the lease (see takeOver).
+func (q *Queue) finish(ctx context.Context, id string) {
+	if _, err := q.queue.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+		q.logger.WarnContext(ctx, "mail queue: removing a finished mail failed", "mail", id, "err", err)
 	}
 }
 
-// DeleteExpired removes finished mails and old claims.
+// DeleteExpired removes old claims and records of discarded mails.
 func (q *Queue) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	filter := bson.D{{Key: "expiresAt", Value: bson.D{{Key: "$lt", Value: now}}}}
-	r1, err := q.queue.DeleteMany(ctx, filter)
+	r1, err := q.discarded.DeleteMany(ctx, filter)
 	if err != nil {
-		return 0, fmt.Errorf("mail queue: delete expired: %w", err)
+		return 0, fmt.Errorf("mail discarded: delete expired: %w", err)
 	}
 	r2, err := q.claims.DeleteMany(ctx, filter)
 	if err != nil {
