@@ -367,17 +367,17 @@ func (s *Service) SecurityEvents(ctx context.Context, first int, after *string) 
 	if err != nil {
 		return SecurityEventPage{}, err
 	}
-	return s.events_(ctx, EventFilter{UserID: v.User.ID}, first, after)
+	return s.listEvents(ctx, EventFilter{UserID: v.User.ID}, first, after)
 }
 
 // AuditLog lists everyone's security events, newest first, optionally of
 // one user and one kind (the @auth directive has checked for ADMIN).
 // Errors: BAD_USER_INPUT (first, after).
 func (s *Service) AuditLog(ctx context.Context, first int, after *string, f EventFilter) (SecurityEventPage, error) {
-	return s.events_(ctx, f, first, after)
+	return s.listEvents(ctx, f, first, after)
 }
 
-func (s *Service) events_(ctx context.Context, f EventFilter, first int, after *string) (SecurityEventPage, error) {
+func (s *Service) listEvents(ctx context.Context, f EventFilter, first int, after *string) (SecurityEventPage, error) {
 	a, err := pagination.Parse(first, after)
 	if err != nil {
 		return SecurityEventPage{}, err
