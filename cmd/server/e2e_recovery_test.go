@@ -846,3 +846,17 @@ func TestRecoveryResetCookieDelivery(t *testing.T) {
 		t.Errorf("refreshSession after the reset is of %s, want %s", p.User.ID, d.ResetPassword.User.ID)
 	}
 }
+
+// TestRecoveryResetAfterEmailChange: a reset link mailed to an address the
+// account has left since no longer works.
+func TestRecoveryResetAfterEmailChange(t *testing.T) {
+	sink := mustStartSMTP(t)
+	s := mustStartServer(t, acEnv(sink, nil))
+	oldEmail, newEmail := uniqueEmail(t, 1), uniqueEmail(t, 2)
+	u := s.mustSignup(t, oldEmail, acPassword, "Mover")
+	reset := s.acResetToken(t, sink, oldEmail, 1)
+	s.acMustTrue(t, u.AccessToken, acChange, map[string]any{"p": acPassword, "e": newEmail}, "changeEmail")
+	s.acMustTrue(t, "", acVerify, map[string]any{"t": acToken(t, sink.waitFor(t, newEmail, 1)[0].Data, "/verify-email")}, "verifyEmail")
+	acMustBadToken(t, s.post(t, "", acReset, map[string]any{"t": reset, "p": acNew}), "reset link to the old address")
+	s.mustLogin(t, newEmail, acPassword)
+}

@@ -131,6 +131,7 @@ func (s *Service) sendToken(ctx context.Context, u user.User, email string, p to
 // RequestPasswordReset mails a reset link to email if an account has it.
 // It answers the same, after the same work, whether or not one does, and
 // when a limit stops the mail (which is then logged, not sent).
+// Errors: only SERVICE_UNAVAILABLE or internal ones (the database).
 func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
 	normalized, err := user.NormalizeEmail(email)
 	if err != nil {
@@ -195,6 +196,14 @@ func (s *Service) ResetPassword(ctx context.Context, token, next string, d Deliv
 	if err != nil {
 		return Payload{}, err
 	}
+	// A link mailed to an address the account has left since proves
+	// nothing about the account now.
+	if cur, err := s.users.ByID(ctx, tok.UserID); err != nil || cur.Email != tok.Email {
+		if err == nil || apperr.IsCode(err, apperr.NotFound) {
+			return Payload{}, errTokenInvalid
+		}
+		return Payload{}, err
+	}
 	// The new hash ends every session signed in with the old password,
 	// also one a concurrent login stores after this (holdsPassword). The
 	// new session is started after it, so it carries the new version.
@@ -205,12 +214,10 @@ func (s *Service) ResetPassword(ctx context.Context, token, next string, d Deliv
 	if err != nil {
 		return Payload{}, err
 	}
-	if u.Email == tok.Email {
-		if err := s.accounts.Users.SetEmailVerified(ctx, u.ID, tok.Email); err != nil {
-			return Payload{}, err
-		}
-		u.EmailVerified = true
+	if err := s.accounts.Users.SetEmailVerified(ctx, u.ID, tok.Email); err != nil {
+		return Payload{}, err
 	}
+	u.EmailVerified = u.Email == tok.Email
 	p, sid, err := s.startSession(ctx, u, d)
 	if err != nil {
 		return Payload{}, err
