@@ -32,8 +32,8 @@ type Sender interface {
 }
 
 // build turns m into a MIME message from from.
-func build(from string, m Message) (*gomail.Msg, error) {
-	msg := gomail.NewMsg()
+func build(from string, m Message, opts ...gomail.MsgOption) (*gomail.Msg, error) {
+	msg := gomail.NewMsg(opts...)
 	if err := msg.From(from); err != nil {
 		return nil, fmt.Errorf("mail: from: %w", err)
 	}
@@ -66,7 +66,9 @@ func NewOutbox(dir, from string, logger *slog.Logger) *Outbox {
 
 // Send writes m to a new file of the outbox.
 func (o *Outbox) Send(ctx context.Context, m Message) error {
-	msg, err := build(o.from, m)
+	// 8bit, not quoted-printable: a person reads these files, and greps
+	// the link out of them (README).
+	msg, err := build(o.from, m, gomail.WithEncoding(gomail.NoEncoding))
 	if err != nil {
 		return err
 	}
