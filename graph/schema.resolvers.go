@@ -85,7 +85,7 @@ func (r *mutationResolver) UpdateCourse(ctx context.Context, id string, input co
 
 // PurchaseCourse is the resolver for the purchaseCourse field.
 func (r *mutationResolver) PurchaseCourse(ctx context.Context, courseID string) (*purchase.Purchase, error) {
-	v, err := r.Auth.Viewer(ctx)
+	v, err := r.Auth.Purchaser(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +95,31 @@ func (r *mutationResolver) PurchaseCourse(ctx context.Context, courseID string) 
 // SetRole is the resolver for the setRole field.
 func (r *mutationResolver) SetRole(ctx context.Context, userID string, role user.Role) (*user.User, error) {
 	return ptr(r.Auth.SetRole(ctx, userID, role))
+}
+
+// RequestPasswordReset is the resolver for the requestPasswordReset field.
+func (r *mutationResolver) RequestPasswordReset(ctx context.Context, email string) (bool, error) {
+	return done(r.Auth.RequestPasswordReset(ctx, email))
+}
+
+// ResetPassword is the resolver for the resetPassword field.
+func (r *mutationResolver) ResetPassword(ctx context.Context, token string, newPassword string, delivery *auth.Delivery) (*auth.Payload, error) {
+	return ptr(r.Auth.ResetPassword(ctx, token, newPassword, deliveryOr(delivery, auth.DeliverBody)))
+}
+
+// RequestEmailVerification is the resolver for the requestEmailVerification field.
+func (r *mutationResolver) RequestEmailVerification(ctx context.Context) (bool, error) {
+	return done(r.Auth.RequestEmailVerification(ctx))
+}
+
+// VerifyEmail is the resolver for the verifyEmail field.
+func (r *mutationResolver) VerifyEmail(ctx context.Context, token string) (bool, error) {
+	return done(r.Auth.VerifyEmail(ctx, token))
+}
+
+// ChangeEmail is the resolver for the changeEmail field.
+func (r *mutationResolver) ChangeEmail(ctx context.Context, currentPassword string, newEmail string) (bool, error) {
+	return done(r.Auth.ChangeEmail(ctx, currentPassword, newEmail))
 }
 
 // Course is the resolver for the course field.
@@ -156,6 +181,36 @@ func (r *queryResolver) Sessions(ctx context.Context) ([]auth.Session, error) {
 	return r.Auth.Sessions(ctx)
 }
 
+// SecurityEvents is the resolver for the securityEvents field.
+func (r *queryResolver) SecurityEvents(ctx context.Context, first *int, after *string) (*model.SecurityEventConnection, error) {
+	page, err := r.Auth.SecurityEvents(ctx, pageSize(first), after)
+	if err != nil {
+		return nil, err
+	}
+	return model.NewSecurityEventConnection(page), nil
+}
+
+// AuditLog is the resolver for the auditLog field.
+func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string, userID *string, kind *auth.SecurityEventKind) (*model.SecurityEventConnection, error) {
+	var f auth.EventFilter
+	if userID != nil {
+		f.UserID = *userID
+	}
+	if kind != nil {
+		f.Kind = *kind
+	}
+	page, err := r.Auth.AuditLog(ctx, pageSize(first), after, f)
+	if err != nil {
+		return nil, err
+	}
+	return model.NewSecurityEventConnection(page), nil
+}
+
+// TotalCount is the resolver for the totalCount field.
+func (r *securityEventConnectionResolver) TotalCount(ctx context.Context, obj *model.SecurityEventConnection) (int, error) {
+	return obj.Count(ctx)
+}
+
 // CoursePublished is the resolver for the coursePublished field.
 func (r *subscriptionResolver) CoursePublished(ctx context.Context) (<-chan *course.Course, error) {
 	return r.Events.SubscribeCoursePublished(ctx), nil
@@ -181,14 +236,20 @@ func (r *Resolver) Purchase() PurchaseResolver { return &purchaseResolver{r} }
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// SecurityEventConnection returns SecurityEventConnectionResolver implementation.
+func (r *Resolver) SecurityEventConnection() SecurityEventConnectionResolver {
+	return &securityEventConnectionResolver{r}
+}
+
 // Subscription returns SubscriptionResolver implementation.
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
-	courseResolver           struct{ *Resolver }
-	courseConnectionResolver struct{ *Resolver }
-	mutationResolver         struct{ *Resolver }
-	purchaseResolver         struct{ *Resolver }
-	queryResolver            struct{ *Resolver }
-	subscriptionResolver     struct{ *Resolver }
+	courseResolver                  struct{ *Resolver }
+	courseConnectionResolver        struct{ *Resolver }
+	mutationResolver                struct{ *Resolver }
+	purchaseResolver                struct{ *Resolver }
+	queryResolver                   struct{ *Resolver }
+	securityEventConnectionResolver struct{ *Resolver }
+	subscriptionResolver            struct{ *Resolver }
 )

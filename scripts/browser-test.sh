@@ -127,7 +127,7 @@ start_api() {
   done
 }
 
-start_api main "http://127.0.0.1:$app_port"
+start_api main "http://127.0.0.1:$app_port" APP_URL="http://127.0.0.1:$app_port"
 api_addr=$addr
 start_api expiry "http://127.0.0.1:$expiry_app_port" ACCESS_TOKEN_TTL="${expiry_ttl_seconds}s"
 expiry_api_addr=$addr
@@ -194,6 +194,7 @@ status=0
     EXPIRY_API_URL="http://$expiry_api_addr/graphql" \
     EXPIRY_ACCESS_TOKEN_TTL_SECONDS="$expiry_ttl_seconds" \
     ADMIN_EMAIL="$admin_email" ADMIN_PASSWORD="$admin_password" \
+    OUTBOX_DIR="$tmp/main/data/outbox" \
     CHROMIUM="$chromium" \
     timeout --kill-after=10 "$test_timeout" \
     node --test --test-concurrency=1 \

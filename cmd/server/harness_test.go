@@ -10,11 +10,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
 )
 
 // Test credentials of the first admin.
@@ -472,3 +476,145 @@ func (s *testServer) mustCreateCourse(tb testing.TB, adminToken, title string, p
 func uniqueEmail(tb testing.TB, n int) string {
 	return fmt.Sprintf("user%d-%d@example.com", n, time.Now().UnixNano())
 }
+
+// smtpSink is a real SMTP server (emersion/go-smtp) for tests: it requires
+// PLAIN auth with smtpUser/smtpPass, keeps every mail it accepts, and
+// refuses mail with a temporary error while failing is set.
+type smtpSink struct {
+	srv     *smtp.Server
+	addr    string
+	mu      sync.Mutex
+	mails   []sinkMail
+	failing bool
+	delay   time.Duration
+}
+
+// sinkMail is one mail the sink accepted.
+type sinkMail struct {
+	From string
+	To   []string
+	Data string
+}
+
+const (
+	smtpUser = "mailer"
+	smtpPass = "mailer-password"
+)
+
+// mustStartSMTP starts an smtpSink on 127.0.0.1:0; it stops in Cleanup.
+func mustStartSMTP(tb testing.TB) *smtpSink {
+	tb.Helper()
+	sink := &smtpSink{}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &sinkSession{sink: sink}, nil }))
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sink.srv, sink.addr = srv, ln.Addr().String()
+	go func() { _ = srv.Serve(ln) }()
+	tb.Cleanup(func() { _ = srv.Close() })
+	return sink
+}
+
+// URL is the SMTP_URL that reaches the sink.
+func (s *smtpSink) URL() string { return "smtp://" + smtpUser + ":" + smtpPass + "@" + s.addr }
+
+// setFailing makes the sink refuse (or accept again) every mail.
+func (s *smtpSink) setFailing(v bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failing = v
+}
+
+// setDelay makes the sink take d to accept each mail.
+func (s *smtpSink) setDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
+}
+
+// to returns the mails received so far for rcpt.
+func (s *smtpSink) to(rcpt string) []sinkMail {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []sinkMail
+	for _, m := range s.mails {
+		for _, r := range m.To {
+			if strings.EqualFold(r, rcpt) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// waitFor waits until at least n mails for rcpt arrived and returns them.
+func (s *smtpSink) waitFor(tb testing.TB, rcpt string, n int) []sinkMail {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if got := s.to(rcpt); len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d mail(s) for %s did not arrive in time (got %d)", n, rcpt, len(s.to(rcpt)))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type sinkSession struct {
+	sink   *smtpSink
+	authed bool
+	from   string
+	to     []string
+}
+
+func (ss *sinkSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (ss *sinkSession) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if user != smtpUser || pass != smtpPass {
+			return smtp.ErrAuthFailed
+		}
+		ss.authed = true
+		return nil
+	}), nil
+}
+
+func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
+	if !ss.authed {
+		return smtp.ErrAuthRequired
+	}
+	ss.from = from
+	return nil
+}
+
+func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.to = append(ss.to, to)
+	return nil
+}
+
+func (ss *sinkSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	ss.sink.mu.Lock()
+	delay := ss.sink.delay
+	ss.sink.mu.Unlock()
+	time.Sleep(delay)
+	ss.sink.mu.Lock()
+	defer ss.sink.mu.Unlock()
+	if ss.sink.failing {
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
+	}
+	ss.sink.mails = append(ss.sink.mails, sinkMail{From: ss.from, To: ss.to, Data: string(b)})
+	return nil
+}
+
+func (ss *sinkSession) Reset()        { ss.from, ss.to = "", nil }
+func (ss *sinkSession) Logout() error { return nil }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/coursehub/coursehub/internal/config"
 	"github.com/coursehub/coursehub/internal/course"
 	"github.com/coursehub/coursehub/internal/events"
+	"github.com/coursehub/coursehub/internal/mail"
 	"github.com/coursehub/coursehub/internal/mongodb"
 	"github.com/coursehub/coursehub/internal/purchase"
 	"github.com/coursehub/coursehub/internal/server"
@@ -139,6 +141,12 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout, _ 
 	logger.Info("listening", "addr", ln.Addr().String(), "ide", base+"/", "api", base+"/graphql")
 
 	go cleanupLoop(ctx, app.expiring, logger)
+	// The mail worker stops before the database closes (defers run last
+	// first), whichever way run returns.
+	mailCtx, stopMail := context.WithCancel(ctx)
+	mailDone := make(chan struct{})
+	go func() { defer close(mailDone); app.mail.Run(mailCtx) }()
+	defer func() { stopMail(); <-mailDone }()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -226,6 +234,8 @@ type app struct {
 	// embedded database: builds the in-process ones) and makes sure the
 	// first admin exists; it is idempotent, so it may be retried.
 	setup func(context.Context) error
+	// mail is the mail queue, whose worker runs while the server does.
+	mail *mail.Queue
 }
 
 // expirer deletes documents past their expiry.
@@ -255,6 +265,19 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 	}
 	users := user.NewService(userStore, passwords)
 	bus := events.NewBus()
+	templates, err := mail.LoadTemplates()
+	if err != nil {
+		return app{}, err
+	}
+	var sender mail.Sender = mail.NewOutbox(filepath.Join(cfg.DataDir, "outbox"), cfg.MailFrom, logger)
+	if cfg.SMTP != nil {
+		sender = mail.NewSMTP(*cfg.SMTP, cfg.MailFrom, 30*time.Second)
+	} else {
+		logger.Info("SMTP_URL is not set: mails are written to the outbox directory", "dir", filepath.Join(cfg.DataDir, "outbox"))
+	}
+	mailQueue := mail.NewQueue(db.Database, sender, mailKeys(tokenCfg), cfg.MailRetry, logger)
+	accountTokens := auth.NewAccountTokens(db.Database)
+	securityLog := auth.NewSecurityLog(db.Database, cfg.SecurityEventTTL)
 	var catalog course.Store = courseStore
 	if cfg.CatalogCacheSize > 0 {
 		catalog = course.NewCache(courseStore, course.NewMongoVersions(db.Database), course.CacheConfig{
@@ -269,7 +292,11 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 			Cookies: auth.CookieConfig{
 				Path: "/graphql", Secure: cfg.CookieSecure, SameSite: cfg.CookieSameSite, Origins: cfg.CORSOrigins,
 			},
-		}, logger),
+		}, logger).WithAccounts(auth.Accounts{
+			Users: users, Tokens: accountTokens, Log: securityLog, Mail: mailQueue, Templates: templates,
+			AppURL: cfg.AppURL, ResetTTL: cfg.ResetTokenTTL, VerifyTTL: cfg.VerifyTokenTTL,
+			RequireVerifiedToBuy: cfg.RequireVerifiedEmailToBuy,
+		}),
 		Users:     users,
 		Catalog:   courses,
 		Purchases: purchase.NewService(purchaseStore, courses, bus),
@@ -281,12 +308,13 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 	}
 	setup := func(ctx context.Context) error {
 		if err := db.IndexIDs(ctx, "users", "user_emails", "courses", "purchases",
-			"sessions", "refresh_tokens", "rate_events", "migrations"); err != nil {
+			"sessions", "refresh_tokens", "rate_events", "migrations", "versions",
+			"account_tokens", "mail_queue", "mail_claims", "mail_discarded", "security_events"); err != nil {
 			return err
 		}
 		for _, s := range []interface {
 			EnsureIndexes(context.Context, *slog.Logger) error
-		}{userStore, sessionStore, courseStore, purchaseStore, limiter} {
+		}{userStore, sessionStore, courseStore, purchaseStore, limiter, mailQueue, accountTokens, securityLog} {
 			if err := s.EnsureIndexes(ctx, logger); err != nil {
 				return err
 			}
@@ -331,7 +359,7 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 		GetMaxAge:        cfg.GraphQLGetMaxAge,
 		TrustedDocuments: trusted,
 	})
-	return app{handler: h, expiring: []expirer{sessionStore, limiter}, setup: setup}, nil
+	return app{handler: h, expiring: []expirer{sessionStore, limiter, mailQueue, accountTokens, securityLog}, setup: setup, mail: mailQueue}, nil
 }
 
 // cleanupLoop deletes expired sessions, refresh tokens and rate-limit
@@ -365,4 +393,15 @@ func displayAddr(a net.Addr) string {
 		return a.String()
 	}
 	return fmt.Sprintf("localhost:%d", tcp.Port)
+}
+
+// mailKeys derives the keys that seal queued mails from the signing
+// secrets, which every instance shares: the current one seals, earlier
+// ones still open what was queued before a rotation.
+func mailKeys(t auth.TokenConfig) mail.Keys {
+	secrets := [][]byte{t.Secret}
+	if t.SigningKey != nil {
+		secrets = [][]byte{t.SigningKey.Seed(), t.Secret}
+	}
+	return mail.DeriveKeys(append(secrets, t.PreviousSecrets...)...)
 }

@@ -5,6 +5,7 @@ package model
 import (
 	"context"
 
+	"github.com/coursehub/coursehub/internal/auth"
 	"github.com/coursehub/coursehub/internal/course"
 	"github.com/coursehub/coursehub/internal/pagination"
 )
@@ -29,5 +30,27 @@ func NewCourseConnection(p pagination.Page[course.Course], count func(context.Co
 		Edges:    edges,
 		PageInfo: PageInfo{HasNextPage: p.HasNextPage, EndCursor: p.EndCursor()},
 		Count:    count,
+	}
+}
+
+// SecurityEventConnection is a page of security events; TotalCount, like
+// CourseConnection's, costs a query only when asked for.
+type SecurityEventConnection struct {
+	Edges    []SecurityEventEdge
+	PageInfo PageInfo
+	Count    func(context.Context) (int, error)
+}
+
+// NewSecurityEventConnection wraps a page of events.
+func NewSecurityEventConnection(p auth.SecurityEventPage) *SecurityEventConnection {
+	edges := make([]SecurityEventEdge, len(p.Edges))
+	for i, e := range p.Edges {
+		node := e.Node
+		edges[i] = SecurityEventEdge{Cursor: e.Cursor, Node: &node}
+	}
+	return &SecurityEventConnection{
+		Edges:    edges,
+		PageInfo: PageInfo{HasNextPage: p.HasNextPage, EndCursor: p.EndCursor()},
+		Count:    p.Count,
 	}
 }

@@ -3,6 +3,7 @@
 package model
 
 import (
+	"github.com/coursehub/coursehub/internal/auth"
 	"github.com/coursehub/coursehub/internal/course"
 )
 
@@ -26,6 +27,11 @@ type PageInfo struct {
 }
 
 type Query struct {
+}
+
+type SecurityEventEdge struct {
+	Cursor string              `json:"cursor"`
+	Node   *auth.SecurityEvent `json:"node"`
 }
 
 // Live events over WebSocket (the graphql-transport-ws protocol, on /graphql).

@@ -52,5 +52,6 @@ func (s *Service) SetRole(ctx context.Context, userID string, role user.Role) (u
 		return user.User{}, err
 	}
 	s.events.AccessChanged(ctx, u.ID)
+	s.record(ctx, EventRoleChanged, u.ID, v.SessionID)
 	return u, nil
 }

@@ -77,6 +77,11 @@ type RateLimits struct {
 	RefreshSession Limit
 	// RefreshAddress counts refresh attempts per client address.
 	RefreshAddress Limit
+	// MailRecipient counts mails asked for (reset, verification, email
+	// change) per recipient address.
+	MailRecipient Limit
+	// MailAddress counts mails asked for per client address.
+	MailAddress Limit
 }
 
 // DefaultRateLimits follow the established numbers (security-bar.md): 10
@@ -90,6 +95,8 @@ var DefaultRateLimits = RateLimits{
 	SignupAddress:       Limit{Max: 30, Window: 10 * time.Minute},
 	RefreshSession:      Limit{Max: 30, Window: time.Minute},
 	RefreshAddress:      Limit{Max: 300, Window: time.Minute},
+	MailRecipient:       Limit{Max: 1, Window: time.Minute},
+	MailAddress:         Limit{Max: 30, Window: time.Hour},
 }
 
 // rateEventDoc is one counted event in the rate_events collection. Events

@@ -86,8 +86,10 @@ type Service struct {
 	tokens  *Tokens
 	events  Events
 	cfg     Config
-	logger  *slog.Logger
-	now     func() time.Time
+	// accounts is set by WithAccounts.
+	accounts *Accounts
+	logger   *slog.Logger
+	now      func() time.Time
 }
 
 // NewService wires the auth service. events hears of every ended session
@@ -110,11 +112,11 @@ func (s *Service) Signup(ctx context.Context, in user.SignupInput, d Delivery) (
 	if err := s.checkDelivery(d); err != nil {
 		return Payload{}, err
 	}
-	if _, err := s.limiter.Take(ctx, "signup:addr:"+ClientFrom(ctx).IP, s.cfg.Limits.SignupAddress); err != nil {
+	if _, err := s.take(ctx, "signup:addr:"+ClientFrom(ctx).IP, s.cfg.Limits.SignupAddress, ""); err != nil {
 		return Payload{}, err
 	}
 	if email, err := user.NormalizeEmail(in.Email); err == nil {
-		if _, err := s.limiter.Take(ctx, "signup:acct:"+email, s.cfg.Limits.SignupAccount); err != nil {
+		if _, err := s.take(ctx, "signup:acct:"+email, s.cfg.Limits.SignupAccount, ""); err != nil {
 			return Payload{}, err
 		}
 	}
@@ -122,7 +124,11 @@ func (s *Service) Signup(ctx context.Context, in user.SignupInput, d Delivery) (
 	if err != nil {
 		return Payload{}, err
 	}
-	return s.startSession(ctx, u, d)
+	p, sid, err := s.startSession(ctx, u, d)
+	if err == nil {
+		s.record(ctx, EventSignup, u.ID, sid)
+	}
+	return p, err
 }
 
 // Login checks credentials and starts a session. Past a limit the answer is
@@ -132,7 +138,7 @@ func (s *Service) Login(ctx context.Context, email, password string, d Delivery)
 	if err := s.checkDelivery(d); err != nil {
 		return Payload{}, err
 	}
-	if _, err := s.limiter.Take(ctx, "login:addr:"+ClientFrom(ctx).IP, s.cfg.Limits.LoginAddress); err != nil {
+	if _, err := s.take(ctx, "login:addr:"+ClientFrom(ctx).IP, s.cfg.Limits.LoginAddress, ""); err != nil {
 		return Payload{}, err
 	}
 	email, err := user.NormalizeEmail(email)
@@ -147,10 +153,17 @@ func (s *Service) Login(ctx context.Context, email, password string, d Delivery)
 	if !errors.Is(err, user.ErrAuthenticationFailed) {
 		s.uncount(ctx, failure)
 	}
+	if errors.Is(err, user.ErrAuthenticationFailed) {
+		s.record(ctx, EventLoginFailed, u.ID, "")
+	}
 	if err != nil {
 		return Payload{}, err
 	}
-	return s.startSession(ctx, u, d)
+	p, sid, err := s.startSession(ctx, u, d)
+	if err == nil {
+		s.record(ctx, EventLogin, u.ID, sid)
+	}
+	return p, err
 }
 
 // countLoginFailure counts a password check against email as a failure
@@ -158,11 +171,11 @@ func (s *Service) Login(ctx context.Context, email, password string, d Delivery)
 // limit) and once per email (see RateLimits). A refused check counts nowhere.
 // Errors: RATE_LIMITED.
 func (s *Service) countLoginFailure(ctx context.Context, email string) ([]Event, error) {
-	pair, err := s.limiter.Take(ctx, "login:acct-addr:"+email+" "+ClientFrom(ctx).IP, s.cfg.Limits.LoginAccountAddress)
+	pair, err := s.take(ctx, "login:acct-addr:"+email+" "+ClientFrom(ctx).IP, s.cfg.Limits.LoginAccountAddress, "")
 	if err != nil {
 		return nil, err
 	}
-	acct, err := s.limiter.Take(ctx, "login:acct:"+email, s.cfg.Limits.LoginAccount)
+	acct, err := s.take(ctx, "login:acct:"+email, s.cfg.Limits.LoginAccount, "")
 	if err != nil {
 		s.uncount(ctx, []Event{pair})
 		return nil, err
@@ -177,7 +190,8 @@ func (s *Service) uncount(ctx context.Context, evs []Event) {
 	}
 }
 
-func (s *Service) startSession(ctx context.Context, u user.User, d Delivery) (Payload, error) {
+// startSession starts a session of u and returns its tokens and its id.
+func (s *Service) startSession(ctx context.Context, u user.User, d Delivery) (Payload, string, error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
 	ss := session{
 		UserID: u.ID, CreatedAt: now,
@@ -188,9 +202,10 @@ func (s *Service) startSession(ctx context.Context, u user.User, d Delivery) (Pa
 	}
 	ss, err := s.store.insertSession(ctx, ss)
 	if err != nil {
-		return Payload{}, err
+		return Payload{}, "", err
 	}
-	return s.issue(ctx, u, ss, "session:"+ss.ID, now, d)
+	p, err := s.issue(ctx, u, ss, "session:"+ss.ID, now, d)
+	return p, ss.ID, err
 }
 
 // issue stores a new refresh token as the successor of parent and signs an
@@ -226,7 +241,7 @@ func (s *Service) Refresh(ctx context.Context, raw string, d Delivery) (Payload,
 	if err := s.checkDelivery(d); err != nil {
 		return Payload{}, err
 	}
-	if _, err := s.limiter.Take(ctx, "refresh:addr:"+ClientFrom(ctx).IP, s.cfg.Limits.RefreshAddress); err != nil {
+	if _, err := s.take(ctx, "refresh:addr:"+ClientFrom(ctx).IP, s.cfg.Limits.RefreshAddress, ""); err != nil {
 		return Payload{}, err
 	}
 	if !looksLikeToken(raw) {
@@ -254,7 +269,7 @@ func (s *Service) Refresh(ctx context.Context, raw string, d Delivery) (Payload,
 	if !ss.live(now) {
 		return Payload{}, errSessionEnded
 	}
-	if _, err := s.limiter.Take(ctx, "refresh:sess:"+ss.ID, s.cfg.Limits.RefreshSession); err != nil {
+	if _, err := s.take(ctx, "refresh:sess:"+ss.ID, s.cfg.Limits.RefreshSession, ss.UserID); err != nil {
 		return Payload{}, err
 	}
 	u, err := s.users.ByID(ctx, ss.UserID)
@@ -273,6 +288,7 @@ func (s *Service) Refresh(ctx context.Context, raw string, d Delivery) (Payload,
 			return Payload{}, err
 		}
 		s.logger.WarnContext(ctx, "refresh token reuse; session ended", "session", ss.ID, "user", ss.UserID)
+		s.record(ctx, EventRefreshReuseDetected, ss.UserID, ss.ID)
 		return Payload{}, errRefreshReused
 	}
 	return p, err
@@ -307,6 +323,7 @@ func (s *Service) Logout(ctx context.Context, refreshToken *string) error {
 	if err := s.revoke(ctx, v.User.ID, now, v.SessionID); err != nil {
 		return err
 	}
+	s.record(ctx, EventLogout, v.User.ID, v.SessionID)
 	s.clearCookies(ctx)
 	if refreshToken == nil || !looksLikeToken(*refreshToken) {
 		return nil
@@ -322,7 +339,11 @@ func (s *Service) Logout(ctx context.Context, refreshToken *string) error {
 	if err != nil || other.UserID != v.User.ID {
 		return nil
 	}
-	return s.revoke(ctx, v.User.ID, now, other.ID)
+	if err := s.revoke(ctx, v.User.ID, now, other.ID); err != nil {
+		return err
+	}
+	s.record(ctx, EventSessionRevoked, v.User.ID, other.ID)
+	return nil
 }
 
 // Viewer returns the caller behind a live session, doing the session check at

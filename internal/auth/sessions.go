@@ -79,6 +79,7 @@ func (s *Service) RevokeSession(ctx context.Context, id string) error {
 	if err := s.revoke(ctx, v.User.ID, s.now().UTC(), ss.ID); err != nil {
 		return err
 	}
+	s.record(ctx, EventSessionRevoked, v.User.ID, ss.ID)
 	if ss.ID == v.SessionID {
 		s.clearCookies(ctx)
 	}
@@ -95,6 +96,7 @@ func (s *Service) LogoutAll(ctx context.Context) error {
 	if err := s.revokeAll(ctx, v.User.ID, ""); err != nil {
 		return err
 	}
+	s.record(ctx, EventLogout, v.User.ID, v.SessionID)
 	s.clearCookies(ctx)
 	return nil
 }
@@ -135,5 +137,9 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	if err != nil {
 		return err
 	}
-	return s.revokeAll(ctx, v.User.ID, v.SessionID)
+	if err := s.revokeAll(ctx, v.User.ID, v.SessionID); err != nil {
+		return err
+	}
+	s.record(ctx, EventPasswordChanged, v.User.ID, v.SessionID)
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coursehub/coursehub/internal/auth"
+	cmail "github.com/coursehub/coursehub/internal/mail"
 )
 
 // Env is the deployment environment.
@@ -118,6 +119,22 @@ type Config struct {
 	// TrustedDocumentsFile, when set, names a JSON allow-list
 	// {"<sha256 hex>": "<document>"}: only those operations run.
 	TrustedDocumentsFile string
+
+	// SMTP is where mail goes; nil writes .eml files to DataDir/outbox.
+	SMTP *cmail.SMTPConfig
+	// MailFrom is the From of every mail.
+	MailFrom string
+	// AppURL is the web app that receives the mailed links.
+	AppURL string
+	// MailRetry is the first wait after a failed send; it doubles.
+	MailRetry time.Duration
+	// ResetTokenTTL and VerifyTokenTTL are how long mailed links work.
+	ResetTokenTTL  time.Duration
+	VerifyTokenTTL time.Duration
+	// SecurityEventTTL is how long security events are kept.
+	SecurityEventTTL time.Duration
+	// RequireVerifiedEmailToBuy refuses purchases of unverified accounts.
+	RequireVerifiedEmailToBuy bool
 }
 
 // GraphQLLimits bound what one document may ask for.
@@ -176,6 +193,8 @@ func Load(getenv func(string) string) (Config, error) {
 		{"RATE_LIMIT_SIGNUP_ADDRESS", &c.RateLimits.SignupAddress},
 		{"RATE_LIMIT_REFRESH_SESSION", &c.RateLimits.RefreshSession},
 		{"RATE_LIMIT_REFRESH_ADDRESS", &c.RateLimits.RefreshAddress},
+		{"RATE_LIMIT_MAIL_RECIPIENT", &c.RateLimits.MailRecipient},
+		{"RATE_LIMIT_MAIL_ADDRESS", &c.RateLimits.MailAddress},
 	} {
 		if raw := getenv(v.name); strings.TrimSpace(raw) != "" {
 			lim, err := auth.ParseLimit(raw)
@@ -266,6 +285,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.IDE, err = boolVar(getenv, "IDE", dev)
 	add(err)
 	c.TrustedDocumentsFile = strings.TrimSpace(getenv("TRUSTED_DOCUMENTS_FILE"))
+	add(c.loadMail(getenv))
 
 	if c.RefreshTokenTTL > c.SessionTTL {
 		add(errors.New("REFRESH_TOKEN_TTL must not be longer than SESSION_TTL"))
@@ -307,6 +327,39 @@ func Load(getenv func(string) string) (Config, error) {
 		add(errors.New("MONGODB_DATABASE is not a valid database name"))
 	}
 	return c, errors.Join(errs...)
+}
+
+// loadMail reads the mail and account-recovery settings.
+func (c *Config) loadMail(getenv func(string) string) error {
+	var errs []error
+	if raw := strings.TrimSpace(getenv("SMTP_URL")); raw != "" {
+		smtp, err := cmail.ParseSMTPURL(raw)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("SMTP_URL %w", err))
+		} else {
+			c.SMTP = &smtp
+		}
+	}
+	c.MailFrom = orDefault(getenv("MAIL_FROM"), "coursehub <no-reply@localhost>")
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		errs = append(errs, errors.New("MAIL_FROM is not a valid address (like coursehub <no-reply@example.com>)"))
+	}
+	c.AppURL = strings.TrimRight(orDefault(getenv("APP_URL"), "http://127.0.0.1:5173"), "/")
+	if u, err := url.Parse(c.AppURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
+		errs = append(errs, errors.New("APP_URL must be an http(s) URL like https://app.example.com"))
+	}
+	var err error
+	c.MailRetry, err = durationVar(getenv, "MAIL_RETRY_INTERVAL", 30*time.Second, 100*time.Millisecond, time.Hour)
+	errs = append(errs, err)
+	c.ResetTokenTTL, err = durationVar(getenv, "RESET_TOKEN_TTL", 30*time.Minute, time.Second, 24*time.Hour)
+	errs = append(errs, err)
+	c.VerifyTokenTTL, err = durationVar(getenv, "VERIFY_TOKEN_TTL", 24*time.Hour, time.Second, 30*24*time.Hour)
+	errs = append(errs, err)
+	c.SecurityEventTTL, err = durationVar(getenv, "SECURITY_EVENT_TTL", 180*24*time.Hour, time.Hour, 10*365*24*time.Hour)
+	errs = append(errs, err)
+	c.RequireVerifiedEmailToBuy, err = boolVar(getenv, "REQUIRE_VERIFIED_EMAIL_TO_BUY", false)
+	errs = append(errs, err)
+	return errors.Join(errs...)
 }
 
 // Addr is the listen address.

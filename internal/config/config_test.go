@@ -76,6 +76,8 @@ func TestLoadDefaults(t *testing.T) {
 		CatalogCacheSize:    1000,
 		CatalogMaxStaleness: time.Second,
 		GraphQLGetMaxAge:    5 * time.Second,
+		MailFrom:            "coursehub <no-reply@localhost>", AppURL: "http://127.0.0.1:5173", MailRetry: 30 * time.Second,
+		ResetTokenTTL: 30 * time.Minute, VerifyTokenTTL: 24 * time.Hour, SecurityEventTTL: 180 * 24 * time.Hour,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load defaults =\n%+v\nwant\n%+v", got, want)
@@ -180,6 +182,8 @@ func TestLoadOverrides(t *testing.T) {
 		CatalogCacheSize:     50,
 		CatalogMaxStaleness:  250 * time.Millisecond,
 		GraphQLGetMaxAge:     time.Minute,
+		MailFrom:             "coursehub <no-reply@localhost>", AppURL: "http://127.0.0.1:5173", MailRetry: 30 * time.Second,
+		ResetTokenTTL: 30 * time.Minute, VerifyTokenTTL: 24 * time.Hour, SecurityEventTTL: 180 * 24 * time.Hour,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
@@ -214,6 +218,17 @@ func TestLoadValid(t *testing.T) {
 		{"OKCatalogCheckEveryRead", map[string]string{"CATALOG_MAX_STALENESS": "0"}, func(c config.Config) bool { return c.CatalogMaxStaleness == 0 }},
 		{"OKGetMaxAgeOff", map[string]string{"GRAPHQL_GET_MAX_AGE": "0s"}, func(c config.Config) bool { return c.GraphQLGetMaxAge == 0 }},
 		{"OKAccessTTLEqualsRefreshTTL", map[string]string{"ACCESS_TOKEN_TTL": "1h", "REFRESH_TOKEN_TTL": "1h"}, func(c config.Config) bool { return c.AccessTokenTTL == time.Hour }},
+		{"OKSMTPURL", map[string]string{"SMTP_URL": "smtps://u:p@mail.example.com"}, func(c config.Config) bool {
+			return c.SMTP != nil && c.SMTP.Host == "mail.example.com" && c.SMTP.Port == 465 && c.SMTP.ImplicitTLS && c.SMTP.Password == "p"
+		}},
+		{"OKMailFrom", map[string]string{"MAIL_FROM": "Shop <shop@example.com>"}, func(c config.Config) bool { return c.MailFrom == "Shop <shop@example.com>" }},
+		{"OKAppURLTrailingSlash", map[string]string{"APP_URL": "https://app.example.com/"}, func(c config.Config) bool { return c.AppURL == "https://app.example.com" }},
+		{"OKRecoverySettings", map[string]string{"RESET_TOKEN_TTL": "10m", "VERIFY_TOKEN_TTL": "48h", "SECURITY_EVENT_TTL": "720h", "REQUIRE_VERIFIED_EMAIL_TO_BUY": "true", "MAIL_RETRY_INTERVAL": "1s"}, func(c config.Config) bool {
+			return c.ResetTokenTTL == 10*time.Minute && c.VerifyTokenTTL == 48*time.Hour && c.SecurityEventTTL == 720*time.Hour && c.RequireVerifiedEmailToBuy && c.MailRetry == time.Second
+		}},
+		{"OKMailLimits", map[string]string{"RATE_LIMIT_MAIL_RECIPIENT": "3/1h", "RATE_LIMIT_MAIL_ADDRESS": "off"}, func(c config.Config) bool {
+			return c.RateLimits.MailRecipient.Max == 3 && c.RateLimits.MailAddress.Off()
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -236,6 +251,16 @@ func TestLoadInvalid(t *testing.T) {
 		secret string
 	}{
 		{"ErrPortNotANumber", map[string]string{"PORT": "abc"}, []string{"PORT"}, ""},
+		{"ErrSMTPURLScheme", map[string]string{"SMTP_URL": "http://u:hunter2secret@h"}, []string{"SMTP_URL"}, "hunter2secret"},
+		{"ErrSMTPURLNoHost", map[string]string{"SMTP_URL": "smtp://u:hunter2secret@"}, []string{"SMTP_URL"}, "hunter2secret"},
+		{"ErrMailFrom", map[string]string{"MAIL_FROM": "not an address"}, []string{"MAIL_FROM"}, ""},
+		{"ErrAppURL", map[string]string{"APP_URL": "javascript:alert(1)"}, []string{"APP_URL"}, ""},
+		{"ErrResetTokenTTL", map[string]string{"RESET_TOKEN_TTL": "48h"}, []string{"RESET_TOKEN_TTL"}, ""},
+		{"ErrVerifyTokenTTL", map[string]string{"VERIFY_TOKEN_TTL": "soon"}, []string{"VERIFY_TOKEN_TTL"}, ""},
+		{"ErrSecurityEventTTL", map[string]string{"SECURITY_EVENT_TTL": "1m"}, []string{"SECURITY_EVENT_TTL"}, ""},
+		{"ErrRequireVerified", map[string]string{"REQUIRE_VERIFIED_EMAIL_TO_BUY": "maybe"}, []string{"REQUIRE_VERIFIED_EMAIL_TO_BUY"}, ""},
+		{"ErrMailRetry", map[string]string{"MAIL_RETRY_INTERVAL": "2h"}, []string{"MAIL_RETRY_INTERVAL"}, ""},
+		{"ErrMailLimit", map[string]string{"RATE_LIMIT_MAIL_RECIPIENT": "lots"}, []string{"RATE_LIMIT_MAIL_RECIPIENT"}, ""},
 		{"ErrPortTooBig", map[string]string{"PORT": "70000"}, []string{"PORT"}, ""},
 		{"ErrPortNegative", map[string]string{"PORT": "-1"}, []string{"PORT"}, ""},
 		{"ErrPortFraction", map[string]string{"PORT": "80.5"}, []string{"PORT"}, ""},

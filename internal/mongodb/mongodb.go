@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -184,8 +185,16 @@ func clientOptions(uri string, timeout time.Duration) (*options.ClientOptions, e
 }
 
 // IsDuplicateKey reports whether err is a unique-index violation (E11000),
-// which is how every race in coursehub is settled.
-func IsDuplicateKey(err error) bool { return mongo.IsDuplicateKeyError(err) }
+// which is how every race in coursehub is settled. FerretDB v1 on SQLite
+// answers an insert with E11000 but an update that breaks a unique index
+// with an InternalError quoting SQLite's "UNIQUE constraint failed".
+func IsDuplicateKey(err error) bool {
+	if mongo.IsDuplicateKeyError(err) {
+		return true
+	}
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && strings.Contains(ce.Message, "UNIQUE constraint failed")
+}
 
 // IsNoDocuments reports whether err means "no document matched".
 func IsNoDocuments(err error) bool { return errors.Is(err, mongo.ErrNoDocuments) }

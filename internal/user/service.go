@@ -55,7 +55,9 @@ func (s *Service) create(ctx context.Context, email, name, password string, role
 // Authenticate checks an email and password.
 // Errors: BAD_USER_INPUT (malformed email, over-long password),
 // UNAUTHENTICATED (ErrAuthenticationFailed, for an unknown email and a wrong
-// password alike, after the same bcrypt work).
+// password alike, after the same bcrypt work). With a wrong password the
+// account is returned with the error, so that the failure can be recorded
+// against it.
 func (s *Service) Authenticate(ctx context.Context, email, password string) (User, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
@@ -76,7 +78,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Use
 		return User{}, err
 	}
 	if !ok {
-		return User{}, ErrAuthenticationFailed
+		return u, ErrAuthenticationFailed
 	}
 	return u, nil
 }
@@ -132,6 +134,67 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, bySessi
 		return err
 	}
 	return s.store.SetPasswordHash(ctx, id, newHash, bySession, s.now().UTC().Truncate(time.Millisecond))
+}
+
+// ByEmail finds a user by email. Errors: BAD_USER_INPUT (malformed
+// email), NOT_FOUND.
+func (s *Service) ByEmail(ctx context.Context, email string) (User, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return User{}, err
+	}
+	u, _, err := s.store.ByEmail(ctx, email)
+	return u, err
+}
+
+// CheckPassword reports whether password is the user's, as
+// BAD_USER_INPUT on field currentPassword if not.
+// Errors: BAD_USER_INPUT, NOT_FOUND.
+func (s *Service) CheckPassword(ctx context.Context, id, password string) error {
+	hash, err := s.store.PasswordHash(ctx, id)
+	if err != nil {
+		return err
+	}
+	wrong := apperr.Input("currentPassword", "current password is incorrect")
+	ok, err := s.hasher.Compare(ctx, hash, password)
+	if apperr.IsCode(err, apperr.BadUserInput) || (err == nil && !ok) {
+		return wrong
+	}
+	return err
+}
+
+// ResetPassword sets a new password without the old one (the caller has
+// proved the right to) and returns the user with the new password version.
+// Errors: BAD_USER_INPUT (newPassword), NOT_FOUND.
+func (s *Service) ResetPassword(ctx context.Context, id, next string) (User, error) {
+	newHash, err := s.hasher.Hash(ctx, next)
+	if err != nil {
+		if e, ok := apperr.As(err); ok && e.Field == "password" {
+			return User{}, apperr.Input("newPassword", e.Message)
+		}
+		return User{}, err
+	}
+	if err := s.store.SetPasswordHash(ctx, id, newHash, "", s.now().UTC().Truncate(time.Millisecond)); err != nil {
+		return User{}, err
+	}
+	return s.store.ByID(ctx, id)
+}
+
+// SetEmailVerified records that a mailed link proved email to be the
+// user's; it counts while it is the user's email. Errors: NOT_FOUND.
+func (s *Service) SetEmailVerified(ctx context.Context, id, email string) error {
+	return s.store.SetEmailVerified(ctx, id, email, s.now().UTC().Truncate(time.Millisecond))
+}
+
+// SetEmail changes the user's email to email, which a mailed link proved.
+// Errors: BAD_USER_INPUT, NOT_FOUND, CONFLICT (taken, also by a concurrent
+// change: the unique index has one winner).
+func (s *Service) SetEmail(ctx context.Context, id, email string) error {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	return s.store.SetEmail(ctx, id, email, s.now().UTC().Truncate(time.Millisecond))
 }
 
 // ErrAdminPasswordMismatch is EnsureAdmin's refusal to promote an account

@@ -27,6 +27,10 @@ type userDoc struct {
 	UpdatedAt    time.Time     `bson:"updatedAt"`
 	// PasswordSetBy is the session that set passwordHash, if a session did.
 	PasswordSetBy string `bson:"passwordSetBy,omitempty"`
+	// VerifiedEmail is the last address a mailed link proved. The email is
+	// verified while it equals Email: a change of Email unverifies it with
+	// no read-modify-write.
+	VerifiedEmail string `bson:"verifiedEmail,omitempty"`
 }
 
 func (d userDoc) toUser() User {
@@ -34,6 +38,7 @@ func (d userDoc) toUser() User {
 		ID: d.ID.Hex(), Name: d.Name, Email: d.Email, Role: Role(d.Role),
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
 		PasswordVersion: PasswordVersion(d.PasswordHash), PasswordSetBy: d.PasswordSetBy,
+		EmailVerified: d.VerifiedEmail != "" && d.VerifiedEmail == d.Email,
 	}
 }
 
@@ -234,6 +239,10 @@ func (s *MongoStore) ByEmail(ctx context.Context, email string) (User, string, e
 	if err != nil {
 		return User{}, "", err
 	}
+	if d.Email != email {
+		// A claim left by an email change cut short (see SetEmail).
+		return User{}, "", errNotFound
+	}
 	return d.toUser(), d.PasswordHash, nil
 }
 
@@ -298,6 +307,64 @@ func (s *MongoStore) SetPasswordHash(ctx context.Context, id, hash, bySession st
 		}}})
 	if err != nil {
 		return fmt.Errorf("users: set password: %w", err)
+	}
+	if res.MatchedCount == 0 {
+		return errNotFound
+	}
+	return nil
+}
+
+// SetEmailVerified records email as proved. Errors: NOT_FOUND.
+func (s *MongoStore) SetEmailVerified(ctx context.Context, id, email string, now time.Time) error {
+	return s.setByID(ctx, id, "set verified email", bson.D{{Key: "verifiedEmail", Value: email}, {Key: "updatedAt", Value: now}})
+}
+
+// SetEmail changes the email to a proved address; the unique email index
+// decides a race for one address. Errors: NOT_FOUND, CONFLICT.
+//
+// The new address is claimed first, with an _id insert into user_emails: of
+// two accounts changing to one address only one insert succeeds, and the
+// other gets CONFLICT. Then the user document takes the address, and the
+// old address's claim is released. A change cut short after the claim
+// leaves the new address claimed by this user, and the next try goes on
+// from there; ByEmail ignores a claim its user document does not match.
+func (s *MongoStore) SetEmail(ctx context.Context, id, email string, now time.Time) error {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return errNotFound
+	}
+	d, err := s.doc(ctx, oid)
+	if err != nil {
+		return err
+	}
+	if d.Email == email {
+		return s.setByID(ctx, id, "set email", bson.D{{Key: "verifiedEmail", Value: email}, {Key: "updatedAt", Value: now}})
+	}
+	if _, err := s.emails.InsertOne(ctx, emailDoc{Email: email, UserID: oid}); mongodb.IsDuplicateKey(err) {
+		var holder emailDoc
+		if ferr := s.emails.FindOne(ctx, bson.D{{Key: "_id", Value: email}}).Decode(&holder); ferr != nil || holder.UserID != oid {
+			return errEmailTaken
+		}
+	} else if err != nil {
+		return fmt.Errorf("users: set email: claim the address: %w", err)
+	}
+	if err := s.setByID(ctx, id, "set email", bson.D{{Key: "email", Value: email}, {Key: "verifiedEmail", Value: email}, {Key: "updatedAt", Value: now}}); err != nil {
+		return err
+	}
+	if _, err := s.emails.DeleteOne(ctx, bson.D{{Key: "_id", Value: d.Email}, {Key: "userId", Value: oid}}); err != nil {
+		return fmt.Errorf("users: set email: release the old address: %w", err)
+	}
+	return nil
+}
+
+func (s *MongoStore) setByID(ctx context.Context, id, what string, set bson.D) error {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return errNotFound
+	}
+	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}}, bson.D{{Key: "$set", Value: set}})
+	if err != nil {
+		return fmt.Errorf("users: %s: %w", what, err)
 	}
 	if res.MatchedCount == 0 {
 		return errNotFound

@@ -40,6 +40,8 @@ type User struct {
 	// PasswordSetBy is the session that set the current password; it stays
 	// signed in through the change.
 	PasswordSetBy string
+	// EmailVerified is whether Email is the address a mailed link proved.
+	EmailVerified bool
 }
 
 // OwnerID makes a User ownable for the @auth(allowOwner: true) rule: a user
@@ -88,4 +90,10 @@ type Store interface {
 	// SetPasswordHash stores a new password hash set by session bySession.
 	// Errors: NOT_FOUND.
 	SetPasswordHash(ctx context.Context, id, hash, bySession string, now time.Time) error
+	// SetEmailVerified records that email was proved to be the user's.
+	// Errors: NOT_FOUND.
+	SetEmailVerified(ctx context.Context, id, email string, now time.Time) error
+	// SetEmail changes the user's email to a proved address.
+	// Errors: NOT_FOUND, CONFLICT (email taken).
+	SetEmail(ctx context.Context, id, email string, now time.Time) error
 }

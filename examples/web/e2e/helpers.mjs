@@ -183,3 +183,43 @@ export function subscribed(page, operationName, timeout = 15_000) {
     });
   });
 }
+
+/** Where the API writes its mails (no SMTP_URL): scripts/browser-test.sh sets it. */
+export const OUTBOX_DIR = process.env.OUTBOX_DIR ?? '';
+
+/** Decodes a quoted-printable body (soft line breaks and =XX escapes). */
+function decodeQP(s) {
+  return s.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+}
+
+/**
+ * Waits for the n-th mail to `to` in the API's outbox and returns the link
+ * it carries to `path` of the app (e.g. '/reset-password').
+ */
+export async function mailLink(to, path, n = 1, timeout = 15_000) {
+  if (!OUTBOX_DIR) throw new Error('OUTBOX_DIR is not set');
+  const { readdir, readFile } = await import('node:fs/promises');
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    let files = [];
+    try {
+      files = (await readdir(OUTBOX_DIR)).filter((f) => f.endsWith('.eml')).sort();
+    } catch {
+      // not created yet
+    }
+    const mails = [];
+    for (const f of files) {
+      const text = decodeQP(await readFile(join(OUTBOX_DIR, f), 'utf8'));
+      if (new RegExp(`^To: <?${to.replace(/[.+]/g, '\\$&')}>?`, 'mi').test(text)) mails.push(text);
+    }
+    if (mails.length >= n) {
+      const m = mails[n - 1].match(/(https?:\/\/[^\s"<>]+?)\?token=([A-Za-z0-9_-]{43})/);
+      if (!m) throw new Error(`no link in the mail to ${to}`);
+      const url = new URL(m[1]);
+      if (url.pathname !== path) throw new Error(`the mail links to ${url.pathname}, want ${path}`);
+      return `${m[1]}?token=${m[2]}`;
+    }
+    if (Date.now() > deadline) throw new Error(`${n} mail(s) to ${to} did not arrive in ${timeout} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

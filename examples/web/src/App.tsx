@@ -8,13 +8,29 @@ import { AuthForm } from './components/AuthForm';
 import { CourseList } from './components/CourseList';
 import { LiveBanner, type PublishedCourse, CoursePublishedListener } from './components/LiveBanner';
 import { MyCourses } from './components/MyCourses';
+import { ForgotPassword, ResetPassword, VerifyEmail, VerifyNotice } from './components/Recovery';
 
-type View = 'courses' | 'mine' | 'admin' | 'login' | 'signup';
+type View = 'courses' | 'mine' | 'admin' | 'login' | 'signup' | 'forgot' | 'reset' | 'verify';
+
+/**
+ * The mailed links open /reset-password?token=… and /verify-email?token=…
+ * (the API's APP_URL). The token is taken out of the address bar at once, so
+ * that it stays out of the history and of Referer headers.
+ */
+function initialRoute(): { view: View; token: string } {
+  const { pathname, search } = window.location;
+  const token = new URLSearchParams(search).get('token') ?? '';
+  const view: View | null = pathname === '/reset-password' ? 'reset' : pathname === '/verify-email' ? 'verify' : null;
+  if (!view) return { view: 'courses', token: '' };
+  window.history.replaceState(null, '', '/');
+  return { view, token };
+}
 
 export function App() {
   const auth = useSyncExternalStore(subscribeAuth, getAuthState);
   const wsEpoch = useSyncExternalStore(subscribeWsEpoch, getWsEpoch);
-  const [view, setView] = useState<View>('courses');
+  const [route] = useState(initialRoute);
+  const [view, setView] = useState<View>(route.view);
   const [published, setPublished] = useState<PublishedCourse | null>(null);
   const [listVersion, setListVersion] = useState(0);
 
@@ -30,7 +46,7 @@ export function App() {
   // Leave views the viewer may no longer see (signed out here or in another tab).
   useEffect(() => {
     if (auth.status === 'signedOut' && (view === 'mine' || view === 'admin')) setView('courses');
-    if (auth.status === 'signedIn' && (view === 'login' || view === 'signup')) setView('courses');
+    if (auth.status === 'signedIn' && (view === 'login' || view === 'signup' || view === 'forgot')) setView('courses');
     if (auth.status === 'signedIn' && view === 'admin' && auth.user.role !== 'ADMIN') setView('courses');
   }, [auth, view]);
 
@@ -98,14 +114,20 @@ export function App() {
       </header>
 
       <LiveBanner course={published} onDismiss={() => setPublished(null)} />
-      {auth.status === 'signedOut' && auth.ended && (
+      {user && user.emailVerified === false && view !== 'verify' && <VerifyNotice />}
+      {auth.status === 'signedOut' && auth.ended && view !== 'reset' && (
         <div className="notice" role="alert" data-testid="session-ended">
           Your session has ended. Please log in again.
         </div>
       )}
 
       <main className="page">
-        {view === 'login' && !user && <AuthForm mode="login" onSwitch={() => setView('signup')} />}
+        {view === 'login' && !user && (
+          <AuthForm mode="login" onSwitch={() => setView('signup')} onForgot={() => setView('forgot')} />
+        )}
+        {view === 'forgot' && !user && <ForgotPassword onBack={() => setView('login')} />}
+        {view === 'reset' && <ResetPassword token={route.token} onDone={() => setView('courses')} />}
+        {view === 'verify' && <VerifyEmail token={route.token} onDone={() => setView('courses')} />}
         {view === 'signup' && !user && <AuthForm mode="signup" onSwitch={() => setView('login')} />}
         {view === 'courses' && <CourseList key={`list-${listVersion}`} user={user} />}
         {view === 'mine' && user && <MyCourses />}

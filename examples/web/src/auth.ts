@@ -19,13 +19,23 @@ import { stringifyDocument } from '@urql/core';
 
 import { API_URL } from './config';
 import type { Role } from './gql/graphql';
-import { LoginDoc, LogoutDoc, RefreshSessionDoc, SignupDoc } from './operations';
+import {
+  LoginDoc,
+  LogoutDoc,
+  RefreshSessionDoc,
+  RequestEmailVerificationDoc,
+  RequestPasswordResetDoc,
+  ResetPasswordDoc,
+  SignupDoc,
+  VerifyEmailDoc,
+} from './operations';
 
 export interface SessionUser {
   id: string;
   name: string;
   email: string | null;
   role: Role;
+  emailVerified?: boolean | null;
 }
 
 export type AuthState =
@@ -262,6 +272,29 @@ export async function signup(input: { email: string; password: string; name: str
 export async function login(input: { email: string; password: string }) {
   const data = await withRefreshLock(() => post(LoginDoc, { input }));
   adopt(data.login, true);
+}
+
+/** Asks for a reset link; the answer is the same whether or not the address has an account. */
+export async function requestPasswordReset(email: string): Promise<void> {
+  await post(RequestPasswordResetDoc, { email });
+}
+
+/** Sets a new password with a mailed token; signs in with the new session it returns. */
+export async function resetPassword(token: string, newPassword: string): Promise<void> {
+  const data = await withRefreshLock(() => post(ResetPasswordDoc, { token, newPassword }));
+  adopt(data.resetPassword, true);
+}
+
+/** Mails the signed-in user a link that verifies their address. */
+export async function requestEmailVerification(): Promise<void> {
+  if (tokenExpiringSoon()) await refresh();
+  await post(RequestEmailVerificationDoc, {}, getAccessToken());
+}
+
+/** Uses a mailed verification link; a signed-in user's state is then re-read. */
+export async function verifyEmail(token: string): Promise<void> {
+  await post(VerifyEmailDoc, { token });
+  if (state.status === 'signedIn') await refresh();
 }
 
 /** Ends the session on the server (which clears the cookie), then here and in every tab. */

@@ -9,6 +9,7 @@ export const SessionUserFields = graphql(`
     name
     email
     role
+    emailVerified
   }
 `);
 
@@ -45,6 +46,36 @@ export const RefreshSessionDoc = graphql(`
         ...SessionUserFields
       }
     }
+  }
+`);
+
+export const RequestPasswordResetDoc = graphql(`
+  mutation RequestPasswordReset($email: String!) {
+    requestPasswordReset(email: $email)
+  }
+`);
+
+export const ResetPasswordDoc = graphql(`
+  mutation ResetPassword($token: String!, $newPassword: String!) {
+    resetPassword(token: $token, newPassword: $newPassword, delivery: REFRESH_COOKIE) {
+      accessToken
+      expiresAt
+      user {
+        ...SessionUserFields
+      }
+    }
+  }
+`);
+
+export const RequestEmailVerificationDoc = graphql(`
+  mutation RequestEmailVerification {
+    requestEmailVerification
+  }
+`);
+
+export const VerifyEmailDoc = graphql(`
+  mutation VerifyEmail($token: String!) {
+    verifyEmail(token: $token)
   }
 `);
 

@@ -2,7 +2,15 @@ import { type FormEvent, useState } from 'react';
 
 import { ApiError, login, signup } from '../auth';
 
-export function AuthForm({ mode, onSwitch }: { mode: 'login' | 'signup'; onSwitch: () => void }) {
+export function AuthForm({
+  mode,
+  onSwitch,
+  onForgot,
+}: {
+  mode: 'login' | 'signup';
+  onSwitch: () => void;
+  onForgot?: () => void;
+}) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [name, setName] = useState('');
@@ -80,6 +88,11 @@ export function AuthForm({ mode, onSwitch }: { mode: 'login' | 'signup'; onSwitc
         <button type="button" className="link" onClick={onSwitch}>
           {mode === 'signup' ? 'I have an account' : 'Create an account'}
         </button>
+        {mode === 'login' && onForgot && (
+          <button type="button" className="link" onClick={onForgot} data-testid="forgot-link">
+            Forgot password?
+          </button>
+        )}
       </div>
     </form>
   );
