@@ -140,11 +140,7 @@ func (l *SecurityLog) list(ctx context.Context, f EventFilter, a pagination.Args
 		return pagination.Page[SecurityEvent]{}, fmt.Errorf("security events: list: %w", err)
 	}
 	page := pagination.NewPage(docs, a, func(d securityEventDoc) string { return d.ID.Hex() })
-	out := pagination.Page[SecurityEvent]{HasNextPage: page.HasNextPage, Edges: make([]pagination.Edge[SecurityEvent], len(page.Edges))}
-	for i, e := range page.Edges {
-		out.Edges[i] = pagination.Edge[SecurityEvent]{Cursor: e.Cursor, Node: e.Node.toEvent()}
-	}
-	return out, nil
+	return pagination.Map(page, securityEventDoc.toEvent), nil
 }
 
 // count counts the events f matches.

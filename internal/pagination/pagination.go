@@ -132,3 +132,13 @@ func NewPage[T any](rows []T, a Args, key func(T) string) Page[T] {
 	}
 	return p
 }
+
+// Map turns a page of one type into a page of another, keeping the cursors:
+// a store pages its documents and hands out domain values.
+func Map[T, U any](p Page[T], f func(T) U) Page[U] {
+	out := Page[U]{HasNextPage: p.HasNextPage, Edges: make([]Edge[U], len(p.Edges))}
+	for i, e := range p.Edges {
+		out.Edges[i] = Edge[U]{Cursor: e.Cursor, Node: f(e.Node)}
+	}
+	return out
+}

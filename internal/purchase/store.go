@@ -330,11 +330,7 @@ func (s *MongoStore) List(ctx context.Context, userID string, args pagination.Ar
 		return pagination.Page[Purchase]{}, err
 	}
 	page := pagination.NewPage(docs, args, func(d purchaseDoc) string { return d.PID.Hex() })
-	out := pagination.Page[Purchase]{HasNextPage: page.HasNextPage, Edges: make([]pagination.Edge[Purchase], len(page.Edges))}
-	for i, e := range page.Edges {
-		out.Edges[i] = pagination.Edge[Purchase]{Cursor: e.Cursor, Node: e.Node.toPurchase()}
-	}
-	return out, nil
+	return pagination.Map(page, purchaseDoc.toPurchase), nil
 }
 
 // Count counts a user's purchases.
