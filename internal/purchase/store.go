@@ -2,6 +2,7 @@ package purchase
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -140,6 +141,32 @@ func (s *MongoStore) index(p Purchase) {
 	}
 }
 
+// settleDelay is how long after an insert of unknown outcome its fate is
+// read: long enough for an insert the database had already taken to land.
+const settleDelay = 500 * time.Millisecond
+
+// settle learns whether an insert of unknown outcome was applied, by one
+// _id read of its key a moment later, and indexes the purchase if it was.
+// Only if that read fails too (the database still away) is the user's
+// index entry marked stale, so that its next reader refills it: on the
+// embedded database a refill decodes the whole collection, and under load
+// (every request cut off when a client goes away) refills would pile up.
+func (s *MongoStore) settle(key, userID string) {
+	time.AfterFunc(settleDelay, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		p, err := s.find(ctx, key)
+		switch {
+		case err == nil:
+			s.index(p)
+		case errors.Is(err, errNotFound):
+			// Not applied: nothing to learn.
+		default:
+			s.byUser.MarkStale(userID)
+		}
+	})
+}
+
 // Insert stores p under a new id, or returns the purchase that holds its
 // _id (the user's earlier purchase of the course).
 func (s *MongoStore) Insert(ctx context.Context, p Purchase) (Purchase, bool, error) {
@@ -174,8 +201,7 @@ func (s *MongoStore) Insert(ctx context.Context, p Purchase) (Purchase, bool, er
 		// may still have been applied.
 		if mongodb.IsUnavailable(err) || ctx.Err() != nil {
 			if s.byUser != nil {
-				// The index may miss it: its next reader refills it.
-				s.byUser.MarkStale(p.UserID)
+				s.settle(key, p.UserID)
 			}
 			return Purchase{}, false, outcomeUnknown(err)
 		}

@@ -138,6 +138,39 @@ func TestStoreHotPathsAreIDReads(t *testing.T) {
 	}
 }
 
+// Ensure an insert of unknown outcome (cut off by its deadline, as when a
+// client goes away) is settled by an _id read, not by refilling the user's
+// index with a filter the embedded database answers by decoding the whole
+// collection: under load such refills piled up and starved the server.
+func TestStoreUnknownOutcomeSettledByID(t *testing.T) {
+	db, filters := mongotest.NewRecordingDatabase(t)
+	s := mustStore(t, db, mongodb.InProcessIndexes)
+	user := bson.NewObjectID().Hex()
+	cut, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if _, _, err := s.Insert(cut, purchase.Purchase{UserID: user, CourseID: bson.NewObjectID().Hex(), PricePaid: 1, PurchasedAt: at(0)}); apperr.CodeOf(err) != "SERVICE_UNAVAILABLE" {
+		t.Fatalf("Insert past its deadline = %v, want SERVICE_UNAVAILABLE", err)
+	}
+	kept := purchase.Purchase{UserID: user, CourseID: bson.NewObjectID().Hex(), PricePaid: 2, PurchasedAt: at(1)}
+	if _, _, err := s.Insert(context.Background(), kept); err != nil {
+		t.Fatal(err)
+	}
+	filters.Reset()
+	for _, when := range []string{"before the settling read", "after it"} {
+		page, err := s.List(context.Background(), user, pagination.Args{First: 10})
+		if err != nil || len(page.Edges) != 1 || page.Edges[0].Node.PricePaid != 2 {
+			t.Errorf("%s: List = %+v, %v; want the one recorded purchase", when, page, err)
+		}
+		if n, err := s.Count(context.Background(), user); err != nil || n != 1 {
+			t.Errorf("%s: Count = %d, %v; want 1", when, n, err)
+		}
+		if bad := filters.NotByID(); len(bad) > 0 {
+			t.Errorf("%s: commands the embedded database answers by decoding the collection:\n%v", when, bad)
+		}
+		time.Sleep(800 * time.Millisecond) // past settleDelay
+	}
+}
+
 // Ensure purchases of the old shape (ObjectID _id, unique (userId,
 // courseId) index) are migrated at start, keeping their ids, and that the
 // migration may run again (or on two instances at once) harmlessly.
