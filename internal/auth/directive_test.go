@@ -142,6 +142,12 @@ type env struct {
 
 func newEnv(tb testing.TB) *env {
 	tb.Helper()
+	return newEnvWith(tb, auth.Config{RefreshTTL: time.Hour, SessionTTL: 24 * time.Hour})
+}
+
+// newEnvWith is newEnv with the auth configuration cfg (rate limits, say).
+func newEnvWith(tb testing.TB, cfg auth.Config) *env {
+	tb.Helper()
 	db := mongotest.NewDatabase(tb)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	store := auth.NewStore(db, mongodb.InProcessIndexes)
@@ -153,7 +159,7 @@ func newEnv(tb testing.TB) *env {
 		tb.Fatalf("NewTokens: %v", err)
 	}
 	users, events := newFakeUsers(), &fakeEvents{}
-	svc := auth.NewService(users, store, auth.NewLimiter(db, mongodb.InProcessIndexes), tokens, events, auth.Config{RefreshTTL: time.Hour, SessionTTL: 24 * time.Hour}, logger)
+	svc := auth.NewService(users, store, auth.NewLimiter(db, mongodb.InProcessIndexes), tokens, events, cfg, logger)
 	return &env{svc: svc, tokens: tokens, users: users, events: events}
 }
 

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/coursehub/coursehub/internal/apperr"
 	"github.com/coursehub/coursehub/internal/auth"
@@ -58,5 +59,26 @@ func TestChangePasswordEndsRacingLogin(t *testing.T) {
 	}
 	if _, err := e.svc.Refresh(context.Background(), changer.RefreshToken, auth.DeliverBody); err != nil {
 		t.Errorf("changing session: Refresh err = %v, want a new pair", err)
+	}
+}
+
+// Ensure a login whose client leaves right after the password was checked
+// does not leave a failure counted against the account: the uncounting
+// outlives the request. Before, every such login counted, and a flood of
+// abandoned logins locked the account's owner out.
+func TestLoginAbandonedAfterCheckIsNotAFailure(t *testing.T) {
+	e := newEnvWith(t, auth.Config{RefreshTTL: time.Hour, SessionTTL: 24 * time.Hour, Limits: auth.RateLimits{
+		LoginAccount: auth.Limit{Max: 3, Window: time.Hour},
+	}})
+	const email = "leaver@example.com"
+	e.signup(t, email, "USER")
+	for range 5 {
+		ctx, cancel := context.WithCancel(context.Background())
+		e.users.afterCheck = cancel // the client goes away after the check
+		_, _ = e.svc.Login(ctx, email, "password-"+email, auth.DeliverBody)
+	}
+	e.users.afterCheck = nil
+	if _, err := e.svc.Login(context.Background(), email, "password-"+email, auth.DeliverBody); err != nil {
+		t.Errorf("Login after abandoned logins = %v, want a session (no failures counted)", err)
 	}
 }

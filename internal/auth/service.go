@@ -183,8 +183,17 @@ func (s *Service) countLoginFailure(ctx context.Context, email string) ([]Event,
 	return []Event{pair, acct}, nil
 }
 
+// uncountTimeout bounds forgetting counted failures once the request is over.
+const uncountTimeout = 5 * time.Second
+
 // uncount forgets counted failures of a check that did not fail.
+//
+// It does not share the request's end: a client that leaves right after its
+// password was checked must not leave a failure counted against the account
+// (under a flood, such leftovers added up to lock-outs).
 func (s *Service) uncount(ctx context.Context, evs []Event) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), uncountTimeout)
+	defer cancel()
 	if err := s.limiter.Forget(ctx, evs...); err != nil {
 		s.logger.WarnContext(ctx, "rate limit: could not uncount an attempt", "err", err)
 	}
