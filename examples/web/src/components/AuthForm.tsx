@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from 'react';
 
-import { ApiError, login, signup } from '../auth';
+import { login, signup } from '../auth';
+import { useAction } from '../useAction';
 
 export function AuthForm({
   mode,
@@ -14,27 +15,14 @@ export function AuthForm({
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [name, setName] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
   async function submit(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       if (mode === 'signup') await signup({ email, password, name });
       else await login({ email, password });
-    } catch (err) {
-      setError(
-        err instanceof ApiError && err.code === 'RATE_LIMITED'
-          ? 'Too many attempts; try again later.'
-          : err instanceof Error
-            ? err.message
-            : String(err),
-      );
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   const title = mode === 'signup' ? 'Create an account' : 'Log in';

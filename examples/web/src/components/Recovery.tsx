@@ -1,31 +1,20 @@
 import { type FormEvent, useState } from 'react';
 
-import { ApiError, requestEmailVerification, requestPasswordReset, resetPassword, verifyEmail } from '../auth';
-
-function message(err: unknown): string {
-  if (err instanceof ApiError && err.code === 'RATE_LIMITED') return 'Too many attempts; try again later.';
-  return err instanceof Error ? err.message : String(err);
-}
+import { requestEmailVerification, requestPasswordReset, resetPassword, verifyEmail } from '../auth';
+import { useAction } from '../useAction';
 
 /** "Forgot password": the answer never says whether the address has an account. */
 export function ForgotPassword({ onBack }: { onBack: () => void }) {
   const [email, setEmail] = useState('');
   const [sent, setSent] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
   async function submit(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       await requestPasswordReset(email);
       setSent(true);
-    } catch (err) {
-      setError(message(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (
@@ -71,21 +60,14 @@ export function ForgotPassword({ onBack }: { onBack: () => void }) {
 /** The page a reset link opens: a new password, then a new session. */
 export function ResetPassword({ token, onDone }: { token: string; onDone: () => void }) {
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
   async function submit(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       await resetPassword(token, password);
       onDone();
-    } catch (err) {
-      setError(message(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (
@@ -124,20 +106,13 @@ export function ResetPassword({ token, onDone }: { token: string; onDone: () => 
  */
 export function VerifyEmail({ token, onDone }: { token: string; onDone: () => void }) {
   const [done, setDone] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
   async function confirm() {
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       await verifyEmail(token);
       setDone(true);
-    } catch (err) {
-      setError(message(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (
@@ -171,16 +146,13 @@ export function VerifyEmail({ token, onDone }: { token: string; onDone: () => vo
 /** Shown to a signed-in user whose address is not verified yet. */
 export function VerifyNotice() {
   const [sent, setSent] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { error, run } = useAction();
 
   async function send() {
-    setError(null);
-    try {
+    await run(async () => {
       await requestEmailVerification();
       setSent(true);
-    } catch (err) {
-      setError(message(err));
-    }
+    });
   }
 
   return (
