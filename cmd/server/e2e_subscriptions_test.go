@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -123,6 +124,63 @@ func (c *wsClient) mustClose(tb testing.TB, code websocket.StatusCode, wait time
 	}
 }
 
+// mustError waits for the server's error message for subscription id and
+// returns its errors; messages of other operations read meanwhile are
+// returned too. A close, a complete for id, or data for id fail.
+func (c *wsClient) mustError(tb testing.TB, id string, wait time.Duration) ([]gqlError, []wsMessage) {
+	tb.Helper()
+	var others []wsMessage
+	for {
+		m, st := c.next(tb, wait)
+		if st != -1 {
+			tb.Fatalf("socket closed with %d while waiting for the error of %s", st, id)
+		}
+		if m.ID != id {
+			others = append(others, m)
+			continue
+		}
+		if m.Type != "error" {
+			tb.Fatalf("want error for %s, got %s: %s", id, m.Type, m.Payload)
+		}
+		var errs []gqlError
+		if err := json.Unmarshal(m.Payload, &errs); err != nil || len(errs) == 0 {
+			tb.Fatalf("error payload of %s is not a list of GraphQL errors: %s", id, m.Payload)
+		}
+		return errs, others
+	}
+}
+
+// mustErrorCode is mustError that also checks each error's extensions.code.
+func (c *wsClient) mustErrorCode(tb testing.TB, id, code string, wait time.Duration) []wsMessage {
+	tb.Helper()
+	errs, others := c.mustError(tb, id, wait)
+	for _, e := range errs {
+		if e.Code() != code {
+			tb.Fatalf("error of %s: code %q, want %s (%+v)", id, e.Code(), code, errs)
+		}
+	}
+	return others
+}
+
+// mustEvent waits for a next message of subscription id whose payload
+// contains want; other messages are skipped, a close or an error fails.
+func (c *wsClient) mustEvent(tb testing.TB, id, want string, wait time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		m, st := c.next(tb, time.Until(deadline))
+		if st != -1 {
+			tb.Fatalf("socket closed with %d while waiting for %q on %s", st, want, id)
+		}
+		if m.ID == id && m.Type != "next" {
+			tb.Fatalf("want next for %s, got %s: %s", id, m.Type, m.Payload)
+		}
+		if m.ID == id && strings.Contains(string(m.Payload), want) {
+			return
+		}
+	}
+}
+
 const subOrigin = "http://app.test"
 
 func subEnv(extra map[string]string) map[string]string {
@@ -217,23 +275,39 @@ func TestSubscriptions(t *testing.T) {
 		}
 	})
 
+	// A refused subscription gets an error message for its id; the socket
+	// and its other subscriptions stay open.
 	tests := []struct {
 		name    string
 		payload map[string]any
-		code    websocket.StatusCode
+		code    string
 	}{
-		{"ErrPurchaseMadeAnonymous", nil, 4401},
-		{"ErrPurchaseMadeUser", map[string]any{"Authorization": "Bearer " + buyer.AccessToken}, 4403},
+		{"ErrPurchaseMadeAnonymous", nil, "UNAUTHENTICATED"},
+		{"ErrPurchaseMadeUser", map[string]any{"Authorization": "Bearer " + buyer.AccessToken}, "FORBIDDEN"},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _, err := wsDial(t, s, subOrigin, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			c.mustInit(t, tt.payload)
+			c.subscribe(t, "pub", `subscription { coursePublished { title } }`)
 			c.subscribe(t, "p", `subscription { purchaseMade { id } }`)
-			c.mustClose(t, tt.code, 5*time.Second)
+			errs, others := c.mustError(t, "p", 5*time.Second)
+			if len(others) != 0 {
+				t.Errorf("messages before the refusal: %+v", others)
+			}
+			if len(errs) != 1 || errs[0].Code() != tt.code || errs[0].Message == "" || fmt.Sprint(errs[0].Path) != "[purchaseMade]" {
+				t.Errorf("errors = %+v, want one %s on purchaseMade", errs, tt.code)
+			}
+			// The other subscription still delivers, and a refused one can be
+			// asked again under its id (it has ended).
+			title := fmt.Sprintf("After Refusal %d", i)
+			s.mustCreateCourse(t, admin.AccessToken, title, 100, true)
+			c.mustEvent(t, "pub", title, 5*time.Second)
+			c.subscribe(t, "p", `subscription { purchaseMade { id } }`)
+			c.mustErrorCode(t, "p", tt.code, 5*time.Second)
 		})
 	}
 
@@ -273,9 +347,10 @@ func TestSubscriptions(t *testing.T) {
 		}
 		c.mustInit(t, nil)
 		// Signed in by cookie as a USER: the admin subscription is forbidden,
-		// which proves the cookie was read (anonymous would be 4401).
+		// which proves the cookie was read (anonymous would be
+		// UNAUTHENTICATED).
 		c.subscribe(t, "p", `subscription { purchaseMade { id } }`)
-		c.mustClose(t, 4403, 5*time.Second)
+		c.mustErrorCode(t, "p", "FORBIDDEN", 5*time.Second)
 	})
 
 	t.Run("ErrSessionEnded", func(t *testing.T) {
@@ -303,9 +378,11 @@ func TestSubscriptions(t *testing.T) {
 	})
 }
 
-// Ensure a subscription socket is closed with 4401 when its access token
-// expires, so the client reconnects with a fresh one (ACCESS_TOKEN_TTL's
-// minimum is 10 s, so this test takes that long).
+// Ensure a subscription socket is closed with 4419 (which graphql-ws
+// retries) when its access token expires, that a token that has expired by
+// connection_init gets 4419 too, and that a socket opened again with a
+// refreshed token delivers (ACCESS_TOKEN_TTL's minimum is 10 s, so this test
+// takes that long).
 func TestSubscriptionTokenExpiry(t *testing.T) {
 	s := mustStartServer(t, subEnv(map[string]string{"ACCESS_TOKEN_TTL": "10s"}))
 	p := s.mustLogin(t, adminEmail, adminPassword)
@@ -316,8 +393,33 @@ func TestSubscriptionTokenExpiry(t *testing.T) {
 	c.mustInit(t, map[string]any{"Authorization": "Bearer " + p.AccessToken})
 	c.subscribe(t, "c", `subscription { coursePublished { id } }`)
 	start := time.Now()
-	c.mustClose(t, 4401, 15*time.Second)
+	c.mustClose(t, 4419, 15*time.Second)
 	if took := time.Since(start); took < 8*time.Second {
 		t.Errorf("closed after %v, before the token expired", took)
 	}
+
+	t.Run("ErrExpiredAtInit", func(t *testing.T) {
+		c, _, err := wsDial(t, s, subOrigin, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(map[string]any{"Authorization": "Bearer " + p.AccessToken})
+		c.send(t, wsMessage{Type: "connection_init", Payload: b})
+		c.mustClose(t, 4419, 5*time.Second)
+	})
+
+	t.Run("OKReconnectWithRefreshedToken", func(t *testing.T) {
+		var d struct{ RefreshToken authPayload }
+		s.post(t, "", `mutation($t: String!) { refreshToken(refreshToken: $t) { `+authFields+` } }`,
+			map[string]any{"t": p.RefreshToken}).mustNoErrors(t).decode(t, &d)
+		c, _, err := wsDial(t, s, subOrigin, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.mustInit(t, map[string]any{"Authorization": "Bearer " + d.RefreshToken.AccessToken})
+		c.subscribe(t, "c", `subscription { coursePublished { title } }`)
+		time.Sleep(100 * time.Millisecond)
+		s.mustCreateCourse(t, d.RefreshToken.AccessToken, "After Refresh", 100, true)
+		c.mustEvent(t, "c", "After Refresh", 5*time.Second)
+	})
 }

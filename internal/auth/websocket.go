@@ -15,7 +15,8 @@ import (
 // the connection is anonymous, which public subscriptions allow. It returns
 // the connection's context, its viewer (nil when anonymous) and when its
 // access token expires.
-// Errors: UNAUTHENTICATED (a bad, expired or revoked token, an ended session).
+// Errors: UNAUTHENTICATED (a bad, expired or revoked token, an ended session;
+// for an expired one, errors.Is(err, ErrTokenExpired)).
 func (s *Service) WebsocketInit(ctx context.Context, authorization string) (context.Context, *Viewer, time.Time, error) {
 	st := stateFrom(ctx)
 	if st == nil {
@@ -38,7 +39,9 @@ func (s *Service) WebsocketInit(ctx context.Context, authorization string) (cont
 	}
 	if st.principal == nil {
 		if st.failure != nil && !errors.Is(st.failure, ErrTokenMissing) {
-			return ctx, nil, time.Time{}, apperr.New(apperr.Unauthenticated, st.failure.Error())
+			// The reason stays wrapped: an expired token (errors.Is
+			// ErrTokenExpired) is one a client can replace and retry with.
+			return ctx, nil, time.Time{}, &apperr.Error{Code: apperr.Unauthenticated, Message: st.failure.Error(), Err: st.failure}
 		}
 		return ctx, nil, time.Time{}, nil
 	}
@@ -50,22 +53,23 @@ func (s *Service) WebsocketInit(ctx context.Context, authorization string) (cont
 }
 
 // Recheck checks afresh (not from the connection's memo) that a long-lived
-// connection's session is live, its user still exists, and each of rules
-// (those of the connection's running subscriptions) still lets the user, as
-// stored now, through.
-// Errors: UNAUTHENTICATED, FORBIDDEN.
-func (s *Service) Recheck(ctx context.Context, v Viewer, rules []Rule) error {
+// connection's session is live and its user still exists, and then applies
+// each of rules (those of the connection's running subscriptions) to the
+// user as stored now. refused[i] is nil when rules[i] still lets the user
+// through, else its FORBIDDEN error: the caller ends those subscriptions
+// only, the connection and its other subscriptions carry on.
+// Errors: UNAUTHENTICATED (the session is over: the whole connection ends).
+func (s *Service) Recheck(ctx context.Context, v Viewer, rules []Rule) (refused []error, err error) {
 	now, err := s.check(ctx, Principal{UserID: v.User.ID, SessionID: v.SessionID})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, r := range rules {
+	refused = make([]error, len(rules))
+	for i, r := range rules {
 		// A subscription's root field has no parent object to own.
-		if err := r.admits(nil, now, nil); err != nil {
-			return err
-		}
+		refused[i] = r.admits(nil, now, nil)
 	}
-	return nil
+	return refused, nil
 }
 
 // ForOperation gives one operation on a long-lived connection its own
