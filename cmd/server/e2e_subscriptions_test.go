@@ -423,3 +423,112 @@ func TestSubscriptionTokenExpiry(t *testing.T) {
 		c.mustEvent(t, "c", "After Refresh", 5*time.Second)
 	})
 }
+
+// wsDial opens a socket as the browser would: its Origin and the cookies
+// its jar holds for /graphql (extra, if not nil, replaces them).
+func (b *ckBrowser) wsDial(tb testing.TB, extra []*http.Cookie) *wsClient {
+	tb.Helper()
+	cookies := b.jar.Cookies(b.apiURL(tb))
+	if extra != nil {
+		cookies = extra
+	}
+	var parts []string
+	for _, c := range cookies {
+		parts = append(parts, c.Name+"="+c.Value)
+	}
+	h := http.Header{}
+	if len(parts) > 0 {
+		h.Set("Cookie", strings.Join(parts, "; "))
+	}
+	c, _, err := wsDial(tb, b.s, b.origin, h)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// Ensure a cookie-mode browser keeps its subscriptions across access-token
+// expiry with no code: the socket closes with 4419 when the access cookie
+// expires, and the next socket, whose upgrade carries only the refresh
+// cookie, is signed in by it (read, not rotated); a rotated or ended
+// session's refresh cookie leaves a socket anonymous; logout ends the
+// socket with 4401. (ACCESS_TOKEN_TTL is 10 s, its minimum.)
+func TestSubscriptionRefreshCookie(t *testing.T) {
+	s := ckStart(t, map[string]string{"ACCESS_TOKEN_TTL": "10s", "WS_SESSION_CHECK_INTERVAL": "200ms"})
+	buyer := s.mustSignup(t, "cookie-buyer@example.com", "cookie-buyer-password", "Buyer")
+	adminToken := s.mustAdminToken(t)
+	b := ckNewBrowser(t, s, ckOrigin)
+	b.mustAuth(t, "login", adminEmail, adminPassword, "COOKIES")
+
+	// sales subscribes to purchaseMade on c and proves it delivers.
+	sales := func(t *testing.T, c *wsClient) {
+		t.Helper()
+		c.mustInit(t, nil)
+		c.subscribe(t, "p", `subscription { purchaseMade { course { title } } }`)
+		mustLivePurchaseMade(t, s, c, "p", adminToken, buyer.AccessToken)
+	}
+	first := b.wsDial(t, nil)
+	sales(t, first)
+	start := time.Now()
+	first.mustClose(t, 4419, 15*time.Second)
+	if took := time.Since(start); took < 5*time.Second {
+		t.Fatalf("closed after %v, before the access cookie expired", took)
+	}
+	if b.cookie(t, "coursehub_at") != "" {
+		t.Fatal("the jar still sends the expired access cookie")
+	}
+	oldRefresh := b.cookie(t, "coursehub_rt")
+
+	// Signed in by the refresh cookie alone (anonymous, purchaseMade would
+	// be refused); it lives until the last subtest.
+	byRefresh := b.wsDial(t, nil)
+	sales(t, byRefresh)
+	t.Run("OKRefreshCookieNotRotated", func(t *testing.T) {
+		if b.cookie(t, "coursehub_rt") != oldRefresh {
+			t.Error("the socket rotated the refresh token")
+		}
+		if r := byRefresh.mustAnswer(t, "me-admin", wsMe, nil); !strings.Contains(r.resp.Raw, `"role":"ADMIN"`) {
+			t.Errorf("me = %s, want the admin", r.resp.Raw)
+		}
+	})
+
+	// anonymous checks that a socket with cookies is not signed in, and
+	// still serves public subscriptions.
+	anonymous := func(t *testing.T, cookies []*http.Cookie) {
+		t.Helper()
+		c := b.wsDial(t, cookies)
+		c.mustInit(t, nil)
+		c.subscribe(t, "pub", `subscription { coursePublished { title } }`)
+		c.subscribe(t, "p", `subscription { purchaseMade { id } }`)
+		c.mustErrorCode(t, "p", "UNAUTHENTICATED", 5*time.Second)
+		title := fmt.Sprintf("Public %d", time.Now().UnixNano())
+		s.mustCreateCourse(t, adminToken, title, 100, true)
+		c.mustEvent(t, "pub", title, 5*time.Second)
+	}
+	t.Run("ErrRotatedRefreshCookieIsAnonymous", func(t *testing.T) {
+		b.mustRefreshSession(t, "REFRESH_COOKIE")
+		if b.cookie(t, "coursehub_rt") == oldRefresh {
+			t.Fatal("refreshSession did not rotate the cookie")
+		}
+		anonymous(t, []*http.Cookie{{Name: "coursehub_rt", Value: oldRefresh}})
+		// The jar's new token signs in; the old one did not end the session.
+		sales(t, b.wsDial(t, nil))
+	})
+	t.Run("ErrLogoutEndsTheSocket", func(t *testing.T) {
+		r := b.gql(t, `mutation { refreshSession(delivery: REFRESH_COOKIE) { accessToken } }`, nil, nil).mustNoErrors(t)
+		var d struct{ RefreshSession struct{ AccessToken string } }
+		r.decode(t, &d)
+		last := b.cookie(t, "coursehub_rt")
+		// Events of the purchases above may still be on their way: stop
+		// the subscription (the server reads in order, so once me is
+		// answered it has stopped), then any data fails.
+		byRefresh.send(t, wsMessage{ID: "p", Type: "complete"})
+		byRefresh.mustAnswer(t, "me", wsMe, nil).resp.mustNoErrors(t)
+		b.gql(t, `mutation { logout }`, nil, func(r *http.Request) {
+			r.Header.Set("Authorization", "Bearer "+d.RefreshSession.AccessToken)
+		}).mustNoErrors(t)
+		byRefresh.mustClose(t, 4401, 2*time.Second)
+		// The session's newest refresh token signs in no socket now.
+		anonymous(t, []*http.Cookie{{Name: "coursehub_rt", Value: last}})
+	})
+}

@@ -11,10 +11,12 @@ import (
 
 // WebsocketInit authenticates a WebSocket connection from its
 // connection_init payload's Authorization value ("Bearer <token>"), or else
-// from what the upgrade request carried (the access cookie). With neither
-// the connection is anonymous, which public subscriptions allow. It returns
-// the connection's context, its viewer (nil when anonymous) and when its
-// access token expires.
+// from what the upgrade request carried: the access cookie, or, when that
+// is missing or expired, the refresh cookie (refreshCookiePrincipal). With
+// none the connection is anonymous, which public subscriptions allow. It
+// returns the connection's context, its viewer (nil when anonymous) and
+// when its credentials expire: the access token's exp, or for a refresh
+// cookie one access-token lifetime from now at most.
 // Errors: UNAUTHENTICATED (a bad, expired or revoked token, an ended session;
 // for an expired one, errors.Is(err, ErrTokenExpired)).
 func (s *Service) WebsocketInit(ctx context.Context, authorization string) (context.Context, *Viewer, time.Time, error) {
@@ -37,6 +39,17 @@ func (s *Service) WebsocketInit(ctx context.Context, authorization string) (cont
 		st = fresh
 		ctx = withState(ctx, st)
 	}
+	if authorization == "" && st.principal == nil && st.cookies != nil && st.cookies.refresh != "" &&
+		(st.failure == nil || errors.Is(st.failure, ErrTokenMissing) || errors.Is(st.failure, ErrTokenExpired)) {
+		p, err := s.refreshCookiePrincipal(ctx, st.cookies.refresh)
+		if err != nil {
+			return ctx, nil, time.Time{}, err
+		}
+		if p != nil {
+			st = &requestState{principal: p, client: st.client, cookies: st.cookies}
+			ctx = withState(ctx, st)
+		}
+	}
 	if st.principal == nil {
 		if st.failure != nil && !errors.Is(st.failure, ErrTokenMissing) {
 			// The reason stays wrapped: an expired token (errors.Is
@@ -50,6 +63,53 @@ func (s *Service) WebsocketInit(ctx context.Context, authorization string) (cont
 		return ctx, nil, time.Time{}, err
 	}
 	return ctx, &v, st.principal.ExpiresAt, nil
+}
+
+// refreshCookiePrincipal lets a browser's refresh cookie authenticate a
+// socket whose upgrade carried no live access cookie, so that cookie-mode
+// apps keep their subscriptions across access-token expiry with no code:
+// the socket closes when the access token would have (4419), the client
+// reconnects, and the upgrade carries the cookie jar's refresh token again.
+//
+// The token is read, never rotated (a 101 response cannot reliably hand
+// the browser a new cookie, and tabs would race): it must be unexpired, its
+// session's newest (a rotated one counts for nothing: the browser holds
+// its successor, so it is stale or stolen) and its session live. The
+// principal lasts one access-token lifetime at most, and never past the
+// token or the session; the session watcher ends it with the session. The
+// cookie only gets this far past the CSRF check: the upgrade's Origin is
+// one of CORS_ORIGINS. A token that does not qualify leaves the socket
+// anonymous (nil, nil): a stale cookie must not break public subscriptions.
+func (s *Service) refreshCookiePrincipal(ctx context.Context, raw string) (*Principal, error) {
+	if !looksLikeToken(raw) {
+		return nil, nil
+	}
+	now := s.now().UTC()
+	tok, err := s.store.refreshByHash(ctx, hashToken(raw))
+	if errors.Is(err, errNoRow) || (err == nil && !now.Before(tok.ExpiresAt)) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rotated, err := s.store.refreshRotated(ctx, tok)
+	if err != nil || rotated {
+		return nil, err
+	}
+	ss, err := s.store.sessionByID(ctx, tok.SessionID)
+	if errors.Is(err, errNoRow) || (err == nil && !ss.live(now)) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	expires := now.Add(s.tokens.TTL())
+	for _, t := range []time.Time{tok.ExpiresAt, ss.ExpiresAt} {
+		if t.Before(expires) {
+			expires = t
+		}
+	}
+	return &Principal{UserID: ss.UserID, SessionID: ss.ID, ExpiresAt: expires}, nil
 }
 
 // Recheck checks afresh (not from the connection's memo) that a long-lived

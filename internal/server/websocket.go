@@ -35,6 +35,9 @@ const (
 	// timeout", and a code of its own lets a client tell it from 1013
 	// (server overloaded) and from 4403 (forbidden).
 	closeTokenExpired = 4419
+	// closeTryAgainLater (RFC 6455 1013): connection_init could not check
+	// the credentials (the database is unavailable). Retried.
+	closeTryAgainLater = 1013
 )
 
 // wsKeepAlive is how often the server pings an idle subscription socket.
@@ -240,13 +243,22 @@ func websocketTransport(a *auth.Service, checkEvery time.Duration, logger *slog.
 			ctx, viewer, expires, err := a.WebsocketInit(ctx, payload.Authorization())
 			if err != nil {
 				code := closeUnauthorized
-				if errors.Is(err, auth.ErrTokenExpired) {
+				switch {
+				case errors.Is(err, auth.ErrTokenExpired):
 					// The session may be live: the client can get a fresh
 					// token and retry (a lazy connectionParams does).
 					code = closeTokenExpired
+				case !apperr.IsCode(err, apperr.Unauthenticated):
+					// Not a verdict on the credentials (the database is
+					// down): the client should try again, not give up.
+					code = closeTryAgainLater
+					logger.WarnContext(ctx, "websocket connection_init failed", "err", err)
 				}
 				ctx = transport.WithWebsocketCloseCode(ctx, code)
-				return transport.AppendCloseReason(ctx, apperr.MessageOf(err)), nil, err
+				// gqlgen writes the error's text to the client: only the
+				// client-facing message, never a cause.
+				msg := apperr.MessageOf(err)
+				return transport.AppendCloseReason(ctx, msg), nil, errors.New(msg)
 			}
 			if viewer != nil {
 				if c := wsConnFrom(ctx); c != nil {
