@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/coursehub/coursehub/internal/mongodb/mongotest"
 )
 
 // wsClient speaks graphql-transport-ws, as the graphql-ws client does.
@@ -530,5 +532,57 @@ func TestSubscriptionRefreshCookie(t *testing.T) {
 		byRefresh.mustClose(t, 4401, 2*time.Second)
 		// The session's newest refresh token signs in no socket now.
 		anonymous(t, []*http.Cookie{{Name: "coursehub_rt", Value: last}})
+	})
+}
+
+// Ensure an outage is no verdict on anyone's credentials: while the
+// database is down, a signed-in connection_init is closed at once with 1013
+// (which graphql-ws retries), not the fatal 4401, and a subscription that cannot
+// start gets an error message (SERVICE_UNAVAILABLE) on a socket that stays
+// open; once the database is back, both work.
+func TestSubscriptionDatabaseDown(t *testing.T) {
+	db := mongotest.StartServer(t)
+	s := mustStartServer(t, subEnv(outageEnv(db)))
+	p := s.mustLogin(t, adminEmail, adminPassword)
+	anon, _, err := wsDial(t, s, subOrigin, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon.mustInit(t, nil)
+
+	db.Stop()
+	s.untilUnready(t, outageRecoverLimit)
+
+	t.Run("ErrInitTryAgainLater", func(t *testing.T) {
+		c, _, err := wsDial(t, s, subOrigin, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(map[string]any{"Authorization": "Bearer " + p.AccessToken})
+		start := time.Now()
+		c.send(t, wsMessage{Type: "connection_init", Payload: b})
+		c.mustClose(t, 1013, 15*time.Second)
+		if took := time.Since(start); took > outageFastLimit {
+			t.Errorf("closed after %v, want within %v (no wait for DB_TIMEOUT)", took, outageFastLimit)
+		}
+	})
+	t.Run("ErrSubscribeUnavailable", func(t *testing.T) {
+		anon.subscribe(t, "down", `subscription { coursePublished { title } }`)
+		anon.mustErrorCode(t, "down", "SERVICE_UNAVAILABLE", 5*time.Second)
+	})
+
+	db.Start()
+	s.untilServed(t, p.AccessToken, `{ me { id } }`, outageRecoverLimit)
+
+	t.Run("OKAfterOutage", func(t *testing.T) {
+		c, _, err := wsDial(t, s, subOrigin, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.mustInit(t, map[string]any{"Authorization": "Bearer " + p.AccessToken})
+		anon.subscribe(t, "up", `subscription { coursePublished { title } }`)
+		time.Sleep(100 * time.Millisecond)
+		s.mustCreateCourse(t, p.AccessToken, "After The Outage", 100, true)
+		anon.mustEvent(t, "up", "After The Outage", 5*time.Second)
 	})
 }

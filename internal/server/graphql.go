@@ -47,7 +47,7 @@ func newGraphQLHandler(d Deps) *handler.Server {
 		},
 	}
 	srv := handler.New(graph.NewExecutableSchema(cfg))
-	srv.AddTransport(websocketTransport(d.Resolver.Auth, d.WebsocketCheckEvery, d.Logger))
+	srv.AddTransport(websocketTransport(d.Resolver.Auth, d.DB, d.WebsocketCheckEvery, d.Logger))
 	srv.AddTransport(postTransport{})
 	srv.AddTransport(getTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))

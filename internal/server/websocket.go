@@ -35,8 +35,8 @@ const (
 	// timeout", and a code of its own lets a client tell it from 1013
 	// (server overloaded) and from 4403 (forbidden).
 	closeTokenExpired = 4419
-	// closeTryAgainLater (RFC 6455 1013): connection_init could not check
-	// the credentials (the database is unavailable). Retried.
+	// closeTryAgainLater (RFC 6455 1013): connection_init came while the
+	// database is unavailable, or could not check the credentials. Retried.
 	closeTryAgainLater = 1013
 )
 
@@ -231,7 +231,7 @@ func checkWebsocketOrigin(origins []string) func(http.Handler) http.Handler {
 
 // websocketTransport is graphql-transport-ws (and the legacy protocol) on
 // /graphql, authenticated at connection_init.
-func websocketTransport(a *auth.Service, checkEvery time.Duration, logger *slog.Logger) transport.Websocket {
+func websocketTransport(a *auth.Service, db Database, checkEvery time.Duration, logger *slog.Logger) transport.Websocket {
 	return transport.Websocket{
 		Implementation: wsAccept{inner: transport.CoderWebsocketImplementation{
 			// The origin is checked before the upgrade, against CORS_ORIGINS.
@@ -240,6 +240,14 @@ func websocketTransport(a *auth.Service, checkEvery time.Duration, logger *slog.
 		InitTimeout:           10 * time.Second,
 		KeepAlivePingInterval: wsKeepAlive,
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			if !db.Available() {
+				// Checking credentials would wait for DB_TIMEOUT, and no
+				// operation could run anyway: retry later (1013), as an
+				// HTTP client is told with SERVICE_UNAVAILABLE.
+				ctx = transport.WithWebsocketCloseCode(ctx, closeTryAgainLater)
+				msg := errDatabaseUnavailable.Message
+				return transport.AppendCloseReason(ctx, msg), nil, errors.New(msg)
+			}
 			ctx, viewer, expires, err := a.WebsocketInit(ctx, payload.Authorization())
 			if err != nil {
 				code := closeUnauthorized
