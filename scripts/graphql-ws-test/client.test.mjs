@@ -177,7 +177,8 @@ async function mustDeliver(what, make, seen, ms = 12000) {
 // --- a graphql-ws client, instrumented ----------------------------------------
 
 function instrumentedClient(options) {
-  const log = { connecting: 0, connected: 0, closes: [] };
+  const log = { connecting: 0, connected: 0, closes: [], gaps: [] };
+  let closedAt = 0;
   const client = createClient({
     url: WS,
     webSocketImpl: WebSocket,
@@ -185,8 +186,15 @@ function instrumentedClient(options) {
     ...options,
     on: {
       connecting: () => log.connecting++,
-      connected: () => log.connected++,
-      closed: (e) => log.closes.push(e?.code),
+      connected: () => {
+        log.connected++;
+        if (closedAt) log.gaps.push(Date.now() - closedAt);
+        closedAt = 0;
+      },
+      closed: (e) => {
+        log.closes.push(e?.code);
+        closedAt = Date.now();
+      },
     },
   });
   return { client, log };
@@ -216,7 +224,7 @@ const PUBLISHED = 'subscription { coursePublished { title } }';
 
 // The tests wait for token expiries (10 s each), so they run side by side.
 describe('graphql-ws client', { concurrency: true }, () => {
-  it('keeps a subscription across two access-token expiries with a lazy connectionParams', async () => {
+  it('keeps a subscription across two access-token expiries with a lazy connectionParams', async (t) => {
     const subscriber = await Session.login(ADMIN);
     const actor = await Session.login(ADMIN);
     const buyer = await Session.signup(`${unique('expiry').replace(/\W+/g, '-')}@example.com`, 'buyer-password-1');
@@ -250,6 +258,9 @@ describe('graphql-ws client', { concurrency: true }, () => {
       assert.ok(paramsCalls >= 3, `connectionParams called ${paramsCalls} times`);
       assert.ok(subscriber.refreshes >= 2, `refreshed ${subscriber.refreshes} times, want 2`);
       for (const r of sales.events) assert.equal(r.errors, undefined, `an event with errors: ${JSON.stringify(r)}`);
+      // graphql-ws's own retry wait (1.3 to 4 s) plus the refresh and the
+      // new socket's connection_init: how long the subscription was deaf.
+      t.diagnostic(`close (4419) to connected again: ${log.gaps.join(' ms, ')} ms`);
     } finally {
       sales.dispose();
       await client.dispose();
