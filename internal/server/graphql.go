@@ -37,8 +37,9 @@ func newGraphQLHandler(d Deps) *handler.Server {
 				release := trackSubscription(ctx, auth.NewRule(requires, allowOwner))
 				res, err := d.Resolver.Auth.Directive(ctx, obj, next, requires, allowOwner)
 				if err != nil {
+					// A refused subscription gets an error message for its
+					// id (wsSubscription.responses); the socket stays open.
 					release()
-					closeOnRefusal(ctx, err)
 				}
 				return res, err
 			},
@@ -46,7 +47,7 @@ func newGraphQLHandler(d Deps) *handler.Server {
 		},
 	}
 	srv := handler.New(graph.NewExecutableSchema(cfg))
-	srv.AddTransport(websocketTransport(d.Resolver.Auth, d.WebsocketCheckEvery, d.Logger))
+	srv.AddTransport(websocketTransport(d.Resolver.Auth, d.DB, d.WebsocketCheckEvery, d.Logger))
 	srv.AddTransport(postTransport{})
 	srv.AddTransport(getTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
@@ -77,16 +78,25 @@ func newGraphQLHandler(d Deps) *handler.Server {
 			}
 			setOperationName(ctx, name)
 		}
+		// A subscription on a socket can be ended alone, and ends with an
+		// error message when it fails (wsSubscription.responses).
+		subscription := oc != nil && oc.Operation != nil && oc.Operation.Operation == ast.Subscription
+		onSocket := func(h graphql.ResponseHandler) graphql.ResponseHandler { return h }
+		if subscription && wsConnFrom(ctx) != nil {
+			var sub *wsSubscription
+			ctx, sub = startWsSubscription(ctx)
+			onSocket = func(h graphql.ResponseHandler) graphql.ResponseHandler { return sub.responses(h, present) }
+		}
 		if err := databaseGate(d.DB, oc); err != nil {
-			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{present(ctx, err)}})
+			return onSocket(graphql.OneShot(&graphql.Response{Errors: gqlerror.List{present(ctx, err)}}))
 		}
 		if wsConnFrom(ctx) != nil {
 			// A socket's operations each check the session afresh, as
 			// every HTTP request does; the connection keeps only who it is.
 			ctx = d.Resolver.Auth.ForOperation(ctx)
 		}
-		if oc != nil && oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
-			return next(d.Resolver.WithLoaders(ctx))
+		if subscription {
+			return onSocket(next(d.Resolver.WithLoaders(ctx)))
 		}
 		// A query or mutation stops waiting for the database the moment it
 		// is found gone; a subscription outlives outages.
