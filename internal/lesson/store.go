@@ -68,7 +68,7 @@ type lessonDoc struct {
 
 func (d lessonDoc) toLesson() Lesson {
 	l := Lesson{
-		ID: d.ID.Hex(), CourseID: d.CourseID.Hex(), Title: d.Title, Body: d.Body,
+		ID: d.ID.Hex(), CourseID: d.CourseID.Hex(), Title: d.Title, Body: d.Body, HasBody: d.Body != "",
 		VideoURL: d.VideoURL, Preview: d.Preview, UpdatedAt: d.UpdatedAt.UTC(),
 	}
 	if d.DurationMinutes != nil {
@@ -377,9 +377,37 @@ func (s *MongoStore) ByID(ctx context.Context, id string) (Lesson, error) {
 }
 
 // ByIDs returns the lessons among ids (malformed ones skipped), without
-// positions, in no particular order: _id reads on the embedded database,
-// one $in on MongoDB.
+// positions and without their bodies (up to 100 KB each: a list of
+// titles must not read them; Bodies does), in no particular order: _id
+// reads on the embedded database, one $in on MongoDB.
 func (s *MongoStore) ByIDs(ctx context.Context, ids []string) ([]Lesson, error) {
+	docs, err := s.byIDs(ctx, ids, options.FindOne().SetProjection(bson.D{{Key: "body", Value: 0}}),
+		options.Find().SetProjection(bson.D{{Key: "body", Value: 0}}))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Lesson, len(docs))
+	for i, d := range docs {
+		out[i] = d.toLesson()
+	}
+	return out, nil
+}
+
+// Bodies returns the bodies of the lessons among ids, by id.
+func (s *MongoStore) Bodies(ctx context.Context, ids []string) (map[string]string, error) {
+	docs, err := s.byIDs(ctx, ids, options.FindOne().SetProjection(bson.D{{Key: "body", Value: 1}}),
+		options.Find().SetProjection(bson.D{{Key: "body", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(docs))
+	for _, d := range docs {
+		out[d.ID.Hex()] = d.Body
+	}
+	return out, nil
+}
+
+func (s *MongoStore) byIDs(ctx context.Context, ids []string, one *options.FindOneOptionsBuilder, many *options.FindOptionsBuilder) ([]lessonDoc, error) {
 	oids := make([]any, 0, len(ids))
 	for _, id := range ids {
 		if oid, err := bson.ObjectIDFromHex(id); err == nil {
@@ -392,21 +420,17 @@ func (s *MongoStore) ByIDs(ctx context.Context, ids []string) ([]Lesson, error) 
 	var docs []lessonDoc
 	var err error
 	if s.lookups == mongodb.InProcessIndexes {
-		docs, err = mongodb.FindEachByID[lessonDoc](ctx, s.lessons, oids)
+		docs, err = mongodb.FindEachByID[lessonDoc](ctx, s.lessons, oids, one)
 	} else {
 		var cur *mongo.Cursor
-		if cur, err = s.lessons.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: oids}}}}); err == nil {
+		if cur, err = s.lessons.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: oids}}}}, many); err == nil {
 			err = cur.All(ctx, &docs)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lessons: by ids: %w", err)
 	}
-	out := make([]Lesson, len(docs))
-	for i, d := range docs {
-		out[i] = d.toLesson()
-	}
-	return out, nil
+	return docs, nil
 }
 
 // Update sets the fields set in in (an empty VideoURL removes the link).
