@@ -115,14 +115,20 @@ func (o Outline) Position(lessonID string) int {
 type MongoStore struct {
 	lessons, outlines, progress *mongo.Collection
 	lookups                     mongodb.Lookups
+	// memo is the in-process knowledge of lessons (InProcessIndexes only).
+	memo *memo
 }
 
 // NewMongoStore returns a store over db; lookups says how batches are read.
 func NewMongoStore(db *mongo.Database, lookups mongodb.Lookups) *MongoStore {
-	return &MongoStore{
+	s := &MongoStore{
 		lessons: db.Collection(LessonsCollection), outlines: db.Collection(OutlinesCollection),
 		progress: db.Collection(ProgressCollection), lookups: lookups,
 	}
+	if lookups == mongodb.InProcessIndexes {
+		s.memo = newMemo()
+	}
+	return s
 }
 
 // EnsureIndexes: every lookup of the store is by _id; none is needed.
@@ -177,12 +183,26 @@ func (s *MongoStore) version(ctx context.Context, cid bson.ObjectID, v int64) (o
 
 // latest finds the latest outline version, from the hint onwards.
 func (s *MongoStore) latest(ctx context.Context, cid bson.ObjectID) (outlineDoc, error) {
+	if s.memo != nil {
+		if v := s.memo.version(cid.Hex()); v > 0 {
+			// Known to exist (versions are never deleted): no hint read.
+			d, err := s.forward(ctx, cid, v)
+			if err == nil {
+				s.memo.saw(cid.Hex(), d.Version)
+			}
+			return d, err
+		}
+	}
 	var h hintDoc
 	err := s.outlines.FindOne(ctx, bson.D{{Key: "_id", Value: cid.Hex()}}).Decode(&h)
 	if err != nil && !mongodb.IsNoDocuments(err) {
 		return outlineDoc{}, fmt.Errorf("lessons: outline hint: %w", err)
 	}
-	return s.forward(ctx, cid, h.Version)
+	d, err := s.forward(ctx, cid, h.Version)
+	if err == nil && s.memo != nil {
+		s.memo.saw(cid.Hex(), d.Version)
+	}
+	return d, err
 }
 
 // forward returns the latest version at or after v (which exists: it is
@@ -226,6 +246,9 @@ func (s *MongoStore) change(ctx context.Context, cid bson.ObjectID, edit func([]
 		}
 		_, err = s.outlines.InsertOne(ctx, next)
 		if err == nil {
+			if s.memo != nil {
+				s.memo.saw(cid.Hex(), next.Version)
+			}
 			s.settle(ctx, cid, next.Version)
 			return next, nil
 		}
@@ -284,10 +307,17 @@ func (s *MongoStore) Add(ctx context.Context, l Lesson, now time.Time) (Lesson, 
 	if _, err := s.lessons.InsertOne(ctx, d); err != nil {
 		return Lesson{}, fmt.Errorf("lessons: insert: %w", err)
 	}
+	if s.memo != nil {
+		l := d.toLesson()
+		s.memo.written(l.ID, &l)
+	}
 	o, err := s.change(ctx, cid, func(ids []bson.ObjectID) ([]bson.ObjectID, error) {
 		return append(ids, d.ID), nil
 	})
 	if errors.Is(err, errBusy) {
+		if s.memo != nil {
+			s.memo.written(d.ID.Hex(), nil)
+		}
 		// Surely in no outline. (After another error the claim's outcome
 		// may be unknown, and the document stays for the outline that may
 		// name it.)
@@ -343,6 +373,9 @@ func (s *MongoStore) Remove(ctx context.Context, courseID, lessonID string) erro
 		return err
 	}
 	// In no outline it is gone already; the document only takes space.
+	if s.memo != nil {
+		defer s.memo.written(lid.Hex(), nil)
+	}
 	if _, err := s.lessons.DeleteOne(ctx, bson.D{{Key: "_id", Value: lid}}); err != nil {
 		return fmt.Errorf("lessons: delete: %w", err)
 	}
@@ -381,16 +414,27 @@ func (s *MongoStore) ByID(ctx context.Context, id string) (Lesson, error) {
 // titles must not read them; Bodies does), in no particular order: _id
 // reads on the embedded database, one $in on MongoDB.
 func (s *MongoStore) ByIDs(ctx context.Context, ids []string) ([]Lesson, error) {
+	var known []Lesson
+	var gen uint64
+	if s.memo != nil {
+		known, ids, gen = s.memo.get(ids)
+		if len(ids) == 0 {
+			return known, nil
+		}
+	}
 	docs, err := s.byIDs(ctx, ids, options.FindOne().SetProjection(bson.D{{Key: "body", Value: 0}}),
 		options.Find().SetProjection(bson.D{{Key: "body", Value: 0}}))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Lesson, len(docs))
+	read := make([]Lesson, len(docs))
 	for i, d := range docs {
-		out[i] = d.toLesson()
+		read[i] = d.toLesson()
 	}
-	return out, nil
+	if s.memo != nil {
+		s.memo.putRead(gen, read)
+	}
+	return append(known, read...), nil
 }
 
 // Bodies returns the bodies of the lessons among ids, by id.
@@ -465,6 +509,11 @@ func (s *MongoStore) Update(ctx context.Context, id string, in UpdateInput, now 
 	if unset != nil {
 		update = append(update, bson.E{Key: "$unset", Value: unset})
 	}
+	if s.memo != nil {
+		// Forgotten until the write is read back: a failed or unknown
+		// write leaves the next reader to read it from the database.
+		s.memo.written(id, nil)
+	}
 	res, err := s.lessons.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}}, update)
 	if err != nil {
 		return Lesson{}, fmt.Errorf("lessons: update: %w", err)
@@ -472,7 +521,11 @@ func (s *MongoStore) Update(ctx context.Context, id string, in UpdateInput, now 
 	if res.MatchedCount == 0 {
 		return Lesson{}, errNotFound
 	}
-	return s.ByID(ctx, id)
+	l, err := s.ByID(ctx, id)
+	if err == nil && s.memo != nil {
+		s.memo.written(id, &l)
+	}
+	return l, err
 }
 
 func progressKey(uid, lid bson.ObjectID) string { return uid.Hex() + ":" + lid.Hex() }
