@@ -422,6 +422,17 @@ func TestLessonRules(t *testing.T) {
 		if cc := h.Get("Cache-Control"); !strings.Contains(cc, "private") && !strings.Contains(cc, "no-store") {
 			t.Errorf("credentialed answer is cacheable: Cache-Control %q", cc)
 		}
+		// A gated field refused to an anonymous GET is never cached; the
+		// same list without it is, for everyone.
+		gated := "/graphql?query=" + url.QueryEscape(fmt.Sprintf(`{ course(id: "%s") { lessons { title body } } }`, w.course))
+		_, h, body = s.httpGet(t, gated)
+		if !strings.Contains(body, "FORBIDDEN") || !strings.Contains(h.Get("Cache-Control"), "no-store") {
+			t.Errorf("anonymous GET of a locked body: Cache-Control %q, %s", h.Get("Cache-Control"), body)
+		}
+		_, h, _ = s.httpGet(t, path)
+		if !strings.Contains(h.Get("Cache-Control"), "public") {
+			t.Errorf("anonymous GET of the public view: Cache-Control %q", h.Get("Cache-Control"))
+		}
 	})
 }
 
