@@ -134,6 +134,16 @@ func TestRecheck(t *testing.T) {
 	if err != nil || refused[0] != nil || !apperr.IsCode(refused[1], apperr.Forbidden) {
 		t.Errorf("Recheck after demotion = %v, %v; want [nil FORBIDDEN]", refused, err)
 	}
+	// A grant rule on a subscription has no course: only ADMIN can hold.
+	grants := []auth.Rule{auth.NewRule(nil, false).WithGrants([]auth.Grant{auth.GrantOwner, auth.GrantPurchaser, auth.GrantAdmin}, nil, nil)}
+	if refused, err := e.svc.Recheck(context.Background(), v, grants); err != nil || !apperr.IsCode(refused[0], apperr.Forbidden) {
+		t.Errorf("Recheck of a grant rule after demotion = %v, %v; want [FORBIDDEN]", refused, err)
+	}
+	e.users.setRole(t, p.User.ID, user.RoleAdmin)
+	if refused, err := e.svc.Recheck(context.Background(), v, grants); err != nil || refused[0] != nil {
+		t.Errorf("Recheck of a grant rule as admin = %v, %v", refused, err)
+	}
+	e.users.setRole(t, p.User.ID, user.RoleUser)
 	// The connection's memo still says ADMIN; an operation's own check does not.
 	if v, _ := e.svc.Viewer(conn); v.User.Role != user.RoleAdmin {
 		t.Fatalf("the connection memo was re-read")

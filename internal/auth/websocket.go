@@ -127,7 +127,7 @@ func (s *Service) Recheck(ctx context.Context, v Viewer, rules []Rule) (refused 
 	refused = make([]error, len(rules))
 	for i, r := range rules {
 		// A subscription's root field has no parent object to own.
-		refused[i] = r.admits(nil, now, nil)
+		refused[i] = r.admits(nil, subject{}, now, nil)
 	}
 	return refused, nil
 }
