@@ -189,8 +189,10 @@ func cors(origins []string) func(http.Handler) http.Handler {
 func deadline(d time.Duration) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-				next.ServeHTTP(w, r) // a subscription socket lives as long as its session
+			if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || isStreamRequest(r) {
+				// A subscription socket or stream lives as long as its
+				// session; the streamer bounds a stream's other operations.
+				next.ServeHTTP(w, r)
 				return
 			}
 			ctx, cancel := context.WithTimeout(r.Context(), d)

@@ -41,6 +41,11 @@ type Deps struct {
 	// WebsocketCheckEvery is how often a signed-in subscription socket
 	// rechecks its session.
 	WebsocketCheckEvery time.Duration
+	// Stopping is closed when the server shuts down: open SSE and
+	// multipart streams then end, without their protocol's last frame, so
+	// that clients reconnect (to another instance) as after a lost
+	// connection.
+	Stopping <-chan struct{}
 	// TrustedDocuments, when not nil, is the allow-list of documents by
 	// sha256 hex; nothing else runs, and APQ is off.
 	TrustedDocuments map[string]string
