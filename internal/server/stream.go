@@ -194,11 +194,12 @@ func (s streamer) serve(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		}
 		return rc.Flush() == nil
 	}
+	// The subscription is registered by DispatchOperation: once the client
+	// reads the opening frame, no event published later is missed.
+	responses, execCtx := exec.DispatchOperation(runCtx, opCtx)
 	if !write(f.open) {
 		return
 	}
-
-	responses, execCtx := exec.DispatchOperation(runCtx, opCtx)
 	results := make(chan *graphql.Response)
 	produced := make(chan struct{})
 	go func() {
