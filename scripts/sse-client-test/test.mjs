@@ -1,0 +1,123 @@
+// The real graphql-sse client (createClient, distinct connections mode, as
+// urql's subscriptionExchange uses it) against a running coursehub server.
+//
+//   node test.mjs http://127.0.0.1:8080/graphql admin@example.com admin-password
+//
+// Prints one line per check and `N passed, M failed`; exits non-zero if any
+// check failed.
+import assert from 'node:assert/strict';
+import { createClient } from 'graphql-sse';
+
+const [url, adminEmail, adminPassword] = process.argv.slice(2);
+if (!url || !adminEmail || !adminPassword) {
+  console.error('usage: node test.mjs <api url> <admin email> <admin password>');
+  process.exit(2);
+}
+
+async function gql(query, variables, token) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await res.json();
+  if (body.errors) throw new Error(`${query}: ${JSON.stringify(body.errors)}`);
+  return body.data;
+}
+
+const login = (email, password) =>
+  gql('mutation($in: LoginInput!) { login(input: $in) { accessToken user { id } } }', { in: { email, password } }).then(
+    (d) => d.login,
+  );
+const createCourse = (token, title) =>
+  gql('mutation($in: CreateCourseInput!) { createCourse(input: $in) { id title } }',
+    { in: { title, description: 'from the graphql-sse client test', price: 1500, published: true } }, token).then(
+    (d) => d.createCourse,
+  );
+
+// sseClient is what an app would create: headers read lazily, so a
+// refreshed token is used by the next subscription; no retries here, so a
+// refusal shows at once.
+const sseClient = (token) =>
+  createClient({ url, retryAttempts: 0, headers: () => (token ? { Authorization: `Bearer ${token}` } : {}) });
+
+// collect subscribes and resolves with the results and how the stream
+// ended ('complete' or the error), after until() says so or the stream ends.
+function collect(client, query, until = () => false, timeoutMs = 10_000) {
+  const results = [];
+  let dispose;
+  const done = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { dispose(); reject(new Error(`no end within ${timeoutMs} ms; got ${JSON.stringify(results)}`)); }, timeoutMs);
+    const finish = (how) => { clearTimeout(timer); resolve({ results, how }); };
+    dispose = client.subscribe({ query }, {
+      next: (r) => { results.push(r); if (until(results)) { dispose(); finish('disposed'); } },
+      error: (e) => finish(e),
+      complete: () => finish('complete'),
+    });
+  });
+  return { done, dispose: () => dispose() };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const checks = [];
+const check = (name, fn) => checks.push({ name, fn });
+
+check('an anonymous coursePublished subscriber gets the event of a course published meanwhile', async () => {
+  const admin = await login(adminEmail, adminPassword);
+  const title = `SSE client ${Date.now()}`;
+  const sub = collect(sseClient(), 'subscription { coursePublished { id title published } }',
+    (rs) => rs.some((r) => r.data?.coursePublished?.title === title));
+  await sleep(300); // the client connects lazily
+  const course = await createCourse(admin.accessToken, title);
+  const { results, how } = await sub.done;
+  assert.equal(how, 'disposed');
+  const event = results.find((r) => r.data?.coursePublished?.title === title);
+  assert.deepEqual(event.data.coursePublished, { id: course.id, title, published: true });
+  assert.equal(event.errors, undefined);
+});
+
+check('a USER subscribing to purchaseMade gets FORBIDDEN and the subscription completes', async () => {
+  const email = `sse-client-${Date.now()}@example.com`;
+  const signup = await gql('mutation($in: SignupInput!) { signup(input: $in) { accessToken } }',
+    { in: { email, password: 'sse-client-password-1', name: 'SSE client' } });
+  const { results, how } = await collect(sseClient(signup.signup.accessToken), 'subscription { purchaseMade { id } }').done;
+  assert.equal(how, 'complete');
+  assert.equal(results.length, 1, JSON.stringify(results));
+  assert.equal(results[0].data, null);
+  assert.equal(results[0].errors[0].extensions.code, 'FORBIDDEN');
+});
+
+check("an admin's purchaseMade stream ends with UNAUTHENTICATED when the session logs out", async () => {
+  const admin = await login(adminEmail, adminPassword);
+  const sub = collect(sseClient(admin.accessToken), 'subscription { purchaseMade { id } }');
+  await sleep(300);
+  const loggedOut = Date.now();
+  await gql('mutation { logout }', {}, admin.accessToken);
+  const { results, how } = await sub.done;
+  const took = Date.now() - loggedOut;
+  assert.equal(how, 'complete');
+  assert.equal(results.at(-1).errors[0].extensions.code, 'UNAUTHENTICATED');
+  assert.ok(took < 1000, `ended ${took} ms after the logout`);
+});
+
+check('a query over SSE answers once and completes', async () => {
+  const { results, how } = await collect(sseClient(), '{ courses(first: 1) { totalCount } }').done;
+  assert.equal(how, 'complete');
+  assert.equal(results.length, 1);
+  assert.equal(typeof results[0].data.courses.totalCount, 'number');
+});
+
+let passed = 0;
+let failed = 0;
+for (const { name, fn } of checks) {
+  try {
+    await fn();
+    passed++;
+    console.log(`ok - ${name}`);
+  } catch (e) {
+    failed++;
+    console.log(`not ok - ${name}\n  ${String(e?.stack ?? e).split('\n').join('\n  ')}`);
+  }
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
