@@ -119,91 +119,81 @@ func codedErrors(code apperr.Code, message string) gqlerror.List {
 	return gqlerror.List{{Message: message, Extensions: map[string]any{"code": string(code)}}}
 }
 
-// serve runs the operation of r and streams its results with f.
-func (s streamer) serve(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, f streamFraming) {
-	params, refused := readStreamParams(r)
-	if refused != nil {
-		f.refuse(w, refused.status, codedErrors(apperr.GraphQLParseFailed, refused.message))
-		return
-	}
-	ctx := r.Context()
+// validate parses and validates params. Refusals that carry no code are
+// problems with the request (GRAPHQL_VALIDATION_FAILED), as in execute.
+func validate(ctx context.Context, exec graphql.GraphExecutor, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
-	if errs != nil {
-		for _, e := range errs {
-			if _, ok := e.Extensions["code"]; !ok {
-				errcode.Set(e, errcode.ValidationFailed)
-			}
+	if errs == nil {
+		return opCtx, nil
+	}
+	for _, e := range errs {
+		if _, ok := e.Extensions["code"]; !ok {
+			errcode.Set(e, errcode.ValidationFailed)
 		}
-		resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
-		f.refuse(w, http.StatusBadRequest, resp.Errors)
-		return
 	}
-	kind := opCtx.Operation.Operation
-	if r.Method == http.MethodGet && kind == ast.Mutation {
-		// Never run a mutation over GET: a link or an <img> could trigger it.
-		f.refuse(w, http.StatusMethodNotAllowed, codedErrors(apperr.GraphQLValidationFailed,
-			"only queries and subscriptions may be sent with GET; send mutations with POST"))
-		return
-	}
+	return nil, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs).Errors
+}
 
-	if kind != ast.Subscription && f.streamsOnlySubscriptions() {
-		runCtx, cancel := context.WithTimeout(ctx, s.timeout)
-		defer cancel()
-		responses, execCtx := exec.DispatchOperation(runCtx, opCtx)
-		writeResponse(w, http.StatusOK, mediaJSON, responses(execCtx))
-		return
-	}
-
-	var viewer *auth.Viewer
-	var expires time.Time
-	var changes <-chan struct{}
-	runCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	if kind == ast.Subscription {
-		var err error
-		viewer, expires, err = s.auth.StreamViewer(ctx)
+// admit decides whether a validated operation may start as a stream, and
+// for whom: a mutation never over GET; a subscription for the request's
+// stream viewer (nil: anonymous), refused when its credentials do not hold.
+func (s streamer) admit(ctx context.Context, method string, opCtx *graphql.OperationContext) (*auth.Viewer, time.Time, int, gqlerror.List) {
+	switch opCtx.Operation.Operation {
+	case ast.Mutation:
+		if method == http.MethodGet {
+			// Never run a mutation over GET: a link or an <img> could
+			// trigger it.
+			return nil, time.Time{}, http.StatusMethodNotAllowed, codedErrors(apperr.GraphQLValidationFailed,
+				"only queries and subscriptions may be sent with GET; send mutations with POST")
+		}
+	case ast.Subscription:
+		viewer, expires, err := s.auth.StreamViewer(ctx)
 		if err != nil {
-			f.refuse(w, http.StatusUnauthorized, gqlerror.List{s.present(ctx, err)})
-			return
+			return nil, time.Time{}, http.StatusUnauthorized, gqlerror.List{s.present(ctx, err)}
 		}
-		if viewer != nil {
-			// Subscribed before the operation starts: no change that
-			// concerns it is missed.
-			changes = s.auth.AccessChanges(runCtx, viewer.User.ID)
-		}
-	} else {
-		var stop context.CancelFunc
-		runCtx, stop = context.WithTimeout(runCtx, s.timeout)
-		defer stop()
+		return viewer, expires, 0, nil
 	}
+	return nil, time.Time{}, 0, nil
+}
 
-	// The server's read and write timeouts are for requests; a stream
-	// lives as long as its access (keep-alives show it is not idle).
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Time{})
-	_ = rc.SetWriteDeadline(time.Time{})
-	h := w.Header()
-	h.Set("Content-Type", f.contentType())
-	h.Set("Cache-Control", "no-store")
-	// Asks nginx not to buffer the stream (see the README on proxies).
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	write := func(frame func(io.Writer) error) bool {
-		if err := frame(w); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
+// runningOp is an operation running for a stream: its results, in order,
+// until results is closed; ended says why the server ends it (the access
+// it runs on ended) and is followed by nothing else.
+type runningOp struct {
+	results <-chan *graphql.Response
+	ended   <-chan error
+	cancel  context.CancelCauseFunc
+	done    <-chan struct{}
+}
+
+// stop ends the operation and waits for it, so that nothing outlives it.
+func (op *runningOp) stop() {
+	op.cancel(nil)
+	<-op.done
+}
+
+// start dispatches opCtx under ctx for viewer (nil: anonymous). When
+// start returns, a subscription is registered: no event published later is
+// missed. Anything but a subscription is bounded by REQUEST_TIMEOUT.
+func (s streamer) start(ctx context.Context, exec graphql.GraphExecutor, opCtx *graphql.OperationContext, viewer *auth.Viewer, expires time.Time) *runningOp {
+	runCtx, cancel := context.WithCancelCause(ctx)
+	timeoutCancel := context.CancelFunc(func() {})
+	execParent := runCtx
+	var changes <-chan struct{}
+	if opCtx.Operation.Operation != ast.Subscription {
+		execParent, timeoutCancel = context.WithTimeout(runCtx, s.timeout)
+	} else if viewer != nil {
+		// Subscribed before the operation starts: no change that concerns
+		// it is missed.
+		changes = s.auth.AccessChanges(runCtx, viewer.User.ID)
 	}
-	// The subscription is registered by DispatchOperation: once the client
-	// reads the opening frame, no event published later is missed.
-	responses, execCtx := exec.DispatchOperation(runCtx, opCtx)
-	if !write(f.open) {
-		return
-	}
+	responses, execCtx := exec.DispatchOperation(execParent, opCtx)
 	results := make(chan *graphql.Response)
-	produced := make(chan struct{})
+	ended := make(chan error, 1)
+	done := make(chan struct{})
 	go func() {
-		defer close(produced)
+		defer close(done)
+		defer timeoutCancel()
 		defer close(results)
 		for {
 			resp := responses(execCtx)
@@ -217,37 +207,94 @@ func (s streamer) serve(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 			}
 		}
 	}()
-	// Stop the operation and wait for it, so nothing outlives the request.
-	defer func() { cancel(nil); <-produced }()
-
-	ended := make(chan error, 1)
 	if viewer != nil {
 		rules := subscriptionRules(opCtx.Operation)
 		go func() {
 			if err := watchAccess(runCtx, s.auth, *viewer, expires, rules, changes, s.checkEvery, s.logger); err != nil {
 				ended <- err
+				cancel(err)
 			}
 		}()
+	}
+	return &runningOp{results: results, ended: ended, cancel: cancel, done: done}
+}
+
+// startStreaming clears the request's deadlines, writes the stream's
+// headers, and returns a writer of whole frames that flushes each and says
+// whether the client still reads.
+func startStreaming(w http.ResponseWriter, contentType string) func(frame func(io.Writer) error) bool {
+	// The server's read and write timeouts are for requests; a stream
+	// lives as long as its access (keep-alives show it is not idle).
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-store")
+	// Asks nginx not to buffer the stream (see the README on proxies).
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return func(frame func(io.Writer) error) bool {
+		if err := frame(w); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+}
+
+// serve runs the operation of r and streams its results with f.
+func (s streamer) serve(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, f streamFraming) {
+	params, refused := readStreamParams(r)
+	if refused != nil {
+		f.refuse(w, refused.status, codedErrors(apperr.GraphQLParseFailed, refused.message))
+		return
+	}
+	ctx := r.Context()
+	opCtx, errs := validate(ctx, exec, params)
+	if errs != nil {
+		f.refuse(w, http.StatusBadRequest, errs)
+		return
+	}
+	if opCtx.Operation.Operation != ast.Subscription && f.streamsOnlySubscriptions() {
+		runCtx, cancel := context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+		responses, execCtx := exec.DispatchOperation(runCtx, opCtx)
+		writeResponse(w, http.StatusOK, mediaJSON, responses(execCtx))
+		return
+	}
+	viewer, expires, status, errs := s.admit(ctx, r.Method, opCtx)
+	if errs != nil {
+		f.refuse(w, status, errs)
+		return
+	}
+
+	write := startStreaming(w, f.contentType())
+	op := s.start(ctx, exec, opCtx, viewer, expires)
+	defer op.stop()
+	if !write(f.open) {
+		return
 	}
 	keepAlive := time.NewTicker(f.keepAliveEvery())
 	defer keepAlive.Stop()
 	for {
 		select {
-		case resp, ok := <-results:
+		case resp, ok := <-op.results:
 			if !ok {
-				write(f.complete)
+				select {
+				case err := <-op.ended:
+					// The results stopped because the access ended.
+					s.writeEnded(ctx, write, f, err)
+				default:
+					write(f.complete)
+				}
 				return
 			}
 			if !write(func(w io.Writer) error { return f.result(w, resp) }) {
 				return
 			}
 			keepAlive.Reset(f.keepAliveEvery())
-		case err := <-ended:
-			cancel(err)
-			errs := gqlerror.List{s.present(ctx, err)}
-			if write(func(w io.Writer) error { return f.ended(w, errs) }) {
-				write(f.complete)
-			}
+		case err := <-op.ended:
+			s.writeEnded(ctx, write, f, err)
 			return
 		case <-keepAlive.C:
 			if !write(f.keepAlive) {
@@ -258,5 +305,13 @@ func (s streamer) serve(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		case <-s.stopping:
 			return
 		}
+	}
+}
+
+// writeEnded writes the server's end of a stream for err, then complete.
+func (s streamer) writeEnded(ctx context.Context, write func(func(io.Writer) error) bool, f streamFraming, err error) {
+	errs := gqlerror.List{s.present(ctx, err)}
+	if write(func(w io.Writer) error { return f.ended(w, errs) }) {
+		write(f.complete)
 	}
 }
