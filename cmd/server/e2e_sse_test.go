@@ -631,3 +631,208 @@ func TestMultipartSubscriptions(t *testing.T) {
 		}
 	})
 }
+
+// singleFrame is a single-connection-mode event's data.
+type singleFrame struct {
+	ID      string       `json:"id"`
+	Payload *gqlResponse `json:"payload"`
+}
+
+// mustSingleFrame reads the next event and decodes its {id, payload}.
+func (st *httpStream) mustSingleFrame(tb testing.TB, wait time.Duration) (string, singleFrame) {
+	tb.Helper()
+	f, ok := st.next(tb, wait)
+	if !ok {
+		tb.Fatal("the stream ended")
+	}
+	var raw struct {
+		ID      string          `json:"id"`
+		Payload json.RawMessage `json:"payload"`
+	}
+	if err := json.Unmarshal([]byte(f.Data), &raw); err != nil {
+		tb.Fatalf("%s data is not JSON: %q", f.Event, f.Data)
+	}
+	d := singleFrame{ID: raw.ID}
+	if len(raw.Payload) > 0 {
+		d.Payload = &gqlResponse{Status: http.StatusOK, Raw: string(raw.Payload)}
+		if err := json.Unmarshal(raw.Payload, d.Payload); err != nil {
+			tb.Fatalf("payload is not a result: %s", raw.Payload)
+		}
+	}
+	return f.Event, d
+}
+
+// reserveStream makes a single-connection reservation and returns its token.
+func (s *testServer) reserveStream(tb testing.TB) string {
+	tb.Helper()
+	req, _ := http.NewRequest(http.MethodPut, s.URL+"/graphql", nil)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	if resp.StatusCode != http.StatusCreated || b.Len() < 32 {
+		tb.Fatalf("PUT /graphql = %d %q, want 201 and a token", resp.StatusCode, b.String())
+	}
+	return b.String()
+}
+
+// openSingle opens the stream of reservation token.
+func (s *testServer) openSingle(tb testing.TB, token string) *httpStream {
+	tb.Helper()
+	req, _ := http.NewRequest(http.MethodGet, s.URL+"/graphql", nil)
+	req.Header.Set("Accept", acceptSSE)
+	req.Header.Set("X-GraphQL-Event-Stream-Token", token)
+	return openStream(tb, req)
+}
+
+// singleOperation POSTs an operation for the stream of token.
+func (s *testServer) singleOperation(tb testing.TB, token, bearer, id, query string) gqlResponse {
+	tb.Helper()
+	ext := map[string]any{}
+	if id != "" {
+		ext["operationId"] = id
+	}
+	b, _ := json.Marshal(map[string]any{"query": query, "extensions": ext})
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GraphQL-Event-Stream-Token", token)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body bytes.Buffer
+	_, _ = body.ReadFrom(resp.Body)
+	out := gqlResponse{Status: resp.StatusCode, Header: resp.Header, Raw: body.String()}
+	if body.Len() > 0 {
+		_ = json.Unmarshal(body.Bytes(), &out)
+	}
+	return out
+}
+
+// Ensure GraphQL over SSE's single connection mode: a reservation is
+// fulfilled by one stream only, operations started by POST deliver on it
+// under their own ids and credentials, DELETE stops one, and the session
+// rules end one operation without the others.
+func TestSSESingleConnection(t *testing.T) {
+	s := mustStartServer(t, wsPrivEnv())
+	admin := s.mustAdminToken(t)
+	buyer := s.mustSignup(t, "single-buyer@example.com", "buyer-password-1", "Buyer")
+	token := s.reserveStream(t)
+	st := s.openSingle(t, token)
+	st.mustOpen(t, acceptSSE)
+
+	t.Run("ErrSecondStream", func(t *testing.T) {
+		again := s.openSingle(t, token)
+		if again.Status != http.StatusConflict {
+			t.Errorf("a second stream for one reservation = %d, want 409", again.Status)
+		}
+	})
+	t.Run("ErrUnknownToken", func(t *testing.T) {
+		if other := s.openSingle(t, "no-such-token"); other.Status != http.StatusNotFound {
+			t.Errorf("stream of an unknown token = %d, want 404", other.Status)
+		}
+		if r := s.singleOperation(t, "no-such-token", "", "x", sseCoursePublished); r.Status != http.StatusNotFound {
+			t.Errorf("operation for an unknown token = %d, want 404", r.Status)
+		}
+	})
+	t.Run("ErrNoOperationID", func(t *testing.T) {
+		r := s.singleOperation(t, token, "", "", sseCoursePublished)
+		if r.Status != http.StatusBadRequest {
+			t.Errorf("no operationId = %d, want 400", r.Status)
+		}
+		r.mustCode(t, "GRAPHQL_PARSE_FAILED")
+	})
+	t.Run("ErrInvalidOverHTTP", func(t *testing.T) {
+		// Request problems are answered as any POST, not on the stream.
+		s.singleOperation(t, token, "", "bad", `subscription { noSuchField }`).mustCode(t, "GRAPHQL_VALIDATION_FAILED")
+		s.singleOperation(t, token, "garbage", "bad", sseCoursePublished).mustCode(t, "UNAUTHENTICATED")
+	})
+
+	t.Run("OKOperations", func(t *testing.T) {
+		if r := s.singleOperation(t, token, "", "pub", sseCoursePublished); r.Status != http.StatusAccepted {
+			t.Fatalf("subscribe = %d %s, want 202", r.Status, r.Raw)
+		}
+		if r := s.singleOperation(t, token, "", "pub", sseCoursePublished); r.Status != http.StatusConflict {
+			t.Errorf("the same operationId again = %d, want 409", r.Status)
+		}
+		if r := s.singleOperation(t, token, buyer.AccessToken, "forbidden", ssePurchaseMade); r.Status != http.StatusAccepted {
+			t.Fatalf("subscribe = %d %s, want 202", r.Status, r.Raw)
+		}
+		ev, f := st.mustSingleFrame(t, 5*time.Second)
+		if ev != "next" || f.ID != "forbidden" || f.Payload == nil {
+			t.Fatalf("want the refusal of forbidden, got %s %+v", ev, f)
+		}
+		f.Payload.mustCode(t, "FORBIDDEN")
+		if ev, f := st.mustSingleFrame(t, 5*time.Second); ev != "complete" || f.ID != "forbidden" {
+			t.Fatalf("want complete for forbidden, got %s %+v", ev, f)
+		}
+		s.mustCreateCourse(t, admin, "Single Live", 100, true)
+		ev, f = st.mustSingleFrame(t, 5*time.Second)
+		if ev != "next" || f.ID != "pub" || !strings.Contains(f.Payload.Raw, "Single Live") {
+			t.Fatalf("want the course on pub, got %s %+v", ev, f)
+		}
+		f.Payload.mustNoErrors(t)
+
+		req, _ := http.NewRequest(http.MethodDelete, s.URL+"/graphql?operationId=pub", nil)
+		req.Header.Set("X-GraphQL-Event-Stream-Token", token)
+		resp, err := s.client.Do(req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("DELETE = %v %v, want 200", resp, err)
+		}
+		resp.Body.Close()
+		s.mustCreateCourse(t, admin, "Single After Stop", 100, true)
+		st.mustNoFrame(t, 500*time.Millisecond)
+	})
+
+	t.Run("ErrLogoutEndsItsOperationOnly", func(t *testing.T) {
+		login := s.mustLogin(t, adminEmail, adminPassword)
+		if r := s.singleOperation(t, token, login.AccessToken, "sales", ssePurchaseMade); r.Status != http.StatusAccepted {
+			t.Fatalf("subscribe = %d %s", r.Status, r.Raw)
+		}
+		if r := s.singleOperation(t, token, "", "public", sseCoursePublished); r.Status != http.StatusAccepted {
+			t.Fatalf("subscribe = %d %s", r.Status, r.Raw)
+		}
+		ended := time.Now()
+		s.post(t, login.AccessToken, `mutation { logout }`, nil).mustNoErrors(t)
+		ev, f := st.mustSingleFrame(t, 5*time.Second)
+		if ev != "next" || f.ID != "sales" || f.Payload == nil {
+			t.Fatalf("want the end of sales, got %s %+v", ev, f)
+		}
+		f.Payload.mustCode(t, "UNAUTHENTICATED")
+		if ev, f := st.mustSingleFrame(t, 5*time.Second); ev != "complete" || f.ID != "sales" {
+			t.Fatalf("want complete for sales, got %s %+v", ev, f)
+		}
+		if took := time.Since(ended); took > time.Second {
+			t.Errorf("ended %v after the logout, want within 1s", took)
+		}
+		s.mustCreateCourse(t, admin, "Single Still Public", 100, true)
+		if ev, f := st.mustSingleFrame(t, 5*time.Second); ev != "next" || f.ID != "public" {
+			t.Fatalf("want the course on public, got %s %+v", ev, f)
+		}
+	})
+
+	t.Run("OKStreamEndReleasesTheReservation", func(t *testing.T) {
+		other := s.reserveStream(t)
+		o := s.openSingle(t, other)
+		o.mustOpen(t, acceptSSE)
+		o.cancel()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			r := s.singleOperation(t, other, "", "late", sseCoursePublished)
+			if r.Status == http.StatusNotFound {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("an operation on a closed stream = %d, want 404", r.Status)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}

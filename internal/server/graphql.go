@@ -49,7 +49,9 @@ func newGraphQLHandler(d Deps) *handler.Server {
 	present := presentError(d.Logger, d.Limits.Verbose)
 	streams := streamer{auth: d.Resolver.Auth, checkEvery: d.WebsocketCheckEvery, timeout: d.RequestTimeout, stopping: d.Stopping, present: present, logger: d.Logger}
 	srv.AddTransport(websocketTransport(d.Resolver.Auth, d.WebsocketCheckEvery, d.Logger))
-	// The streams come before POST and GET, which take every other request.
+	// The streams come before POST and GET, which take every other request;
+	// single connection mode first, since its requests carry a token.
+	srv.AddTransport(sseSingleTransport{streamer: streams, hub: newSSEHub()})
 	srv.AddTransport(sseTransport{streams})
 	srv.AddTransport(multipartTransport{streams})
 	srv.AddTransport(postTransport{})

@@ -173,8 +173,10 @@ func cors(origins []string) func(http.Handler) http.Handler {
 					w.WriteHeader(http.StatusForbidden)
 					return
 				}
-				h.Set("Access-Control-Allow-Methods", "GET, POST")
-				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, GraphQL-Require-Preflight, X-Request-Id")
+				// PUT and DELETE and the token header are GraphQL over
+				// SSE's single connection mode.
+				h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, GraphQL-Require-Preflight, X-Request-Id, X-GraphQL-Event-Stream-Token")
 				h.Set("Access-Control-Max-Age", "600")
 				w.WriteHeader(http.StatusNoContent)
 				return

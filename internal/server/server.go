@@ -74,6 +74,10 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	gql := newGraphQLHandler(d)
 	mux.Handle("POST "+graphqlPath, gql)
 	mux.Handle("GET "+graphqlPath, gql)
+	// GraphQL over SSE's single connection mode: reserve a stream, stop an
+	// operation (ssesingle.go).
+	mux.Handle("PUT "+graphqlPath, gql)
+	mux.Handle("DELETE "+graphqlPath, gql)
 	if d.IDE {
 		h := ide.Handler()
 		mux.Handle("GET /{$}", h)

@@ -38,8 +38,13 @@ const createCourse = (token, title) =>
 // sseClient is what an app would create: headers read lazily, so a
 // refreshed token is used by the next subscription; no retries here, so a
 // refusal shows at once.
-const sseClient = (token) =>
-  createClient({ url, retryAttempts: 0, headers: () => (token ? { Authorization: `Bearer ${token}` } : {}) });
+const sseClient = (token, singleConnection = false) =>
+  createClient({
+    url,
+    singleConnection,
+    retryAttempts: 0,
+    headers: () => (token ? { Authorization: `Bearer ${token}` } : {}),
+  });
 
 // collect subscribes and resolves with the results and how the stream
 // ended ('complete' or the error), after until() says so or the stream ends.
@@ -105,6 +110,30 @@ check('a query over SSE answers once and completes', async () => {
   assert.equal(how, 'complete');
   assert.equal(results.length, 1);
   assert.equal(typeof results[0].data.courses.totalCount, 'number');
+});
+
+check('single connection mode: two subscriptions on one stream, each its own events and refusal', async () => {
+  const admin = await login(adminEmail, adminPassword);
+  const client = sseClient(admin.accessToken, true);
+  const title = `SSE single ${Date.now()}`;
+  const published = collect(client, 'subscription { coursePublished { id title } }',
+    (rs) => rs.some((r) => r.data?.coursePublished?.title === title));
+  const sales = collect(client, 'subscription { purchaseMade { id course { title } } }',
+    (rs) => rs.some((r) => r.data?.purchaseMade?.course.title === title));
+  await sleep(500);
+  const course = await createCourse(admin.accessToken, title);
+  const email = `sse-single-${Date.now()}@example.com`;
+  const buyer = (await gql('mutation($in: SignupInput!) { signup(input: $in) { accessToken } }',
+    { in: { email, password: 'sse-client-password-1', name: 'SSE buyer' } })).signup;
+  await gql('mutation($id: ID!) { purchaseCourse(courseId: $id) { id } }', { id: course.id }, buyer.accessToken);
+  const [p, s] = await Promise.all([published.done, sales.done]);
+  assert.equal(p.how, 'disposed');
+  assert.equal(s.how, 'disposed');
+  // A USER's purchaseMade on a stream of its own is refused on it.
+  const refused = await collect(sseClient(buyer.accessToken, true), 'subscription { purchaseMade { id } }').done;
+  assert.equal(refused.how, 'complete');
+  assert.equal(refused.results[0].errors[0].extensions.code, 'FORBIDDEN');
+  client.dispose();
 });
 
 let passed = 0;
