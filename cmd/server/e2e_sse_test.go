@@ -18,7 +18,7 @@ import (
 
 // Subscriptions over plain HTTP: GraphQL over Server-Sent Events (the
 // graphql-sse protocol, distinct connections mode) and Apollo's multipart
-// subscriptions, spoken here frame by frame. scripts/sse-client-test.sh
+// subscriptions, spoken here frame by frame. scripts/stream-clients-test.sh
 // runs the real graphql-sse client against the server too.
 
 // streamFrame is one SSE event (Event "next" or "complete") or one
@@ -554,6 +554,56 @@ func TestMultipartSubscriptions(t *testing.T) {
 		p, raw := st.mustPayload(t, 5*time.Second)
 		if p.Payload == nil || len(p.Payload.Errors) > 0 || !strings.Contains(raw, "Multipart Live") {
 			t.Fatalf("want the course's payload, got %s", raw)
+		}
+	})
+
+	t.Run("OKPartClosedAtOnce", func(t *testing.T) {
+		// Clients split on the delimiter (Apollo Client on CRLF
+		// "--graphql"): an event must be followed by it at once, or the
+		// client sees it only with the next heartbeat.
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		req := s.streamRequest(t, http.MethodPost, acceptMultipart, "", sseCoursePublished, nil).WithContext(ctx)
+		resp, err := (&http.Client{}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		chunks := make(chan string, 16)
+		go func() {
+			defer close(chunks)
+			b := make([]byte, 4096)
+			for {
+				n, err := resp.Body.Read(b)
+				if n > 0 {
+					chunks <- string(b[:n])
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		var got string
+		next := func() {
+			select {
+			case c, ok := <-chunks:
+				if !ok {
+					t.Fatalf("the stream ended: %q", got)
+				}
+				got += c
+			case <-time.After(3 * time.Second):
+				t.Fatalf("no bytes within 3s after %q", got)
+			}
+		}
+		for !strings.HasSuffix(got, "{}\r\n--graphql") {
+			next()
+		}
+		s.mustCreateCourse(t, admin, "Multipart Prompt", 100, true)
+		for !strings.Contains(got, "Multipart Prompt") {
+			next()
+		}
+		for !strings.HasSuffix(got, "}}}\r\n--graphql") {
+			next() // within 3s, well before the next heartbeat
 		}
 	})
 

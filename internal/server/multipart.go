@@ -41,7 +41,14 @@ func (t multipartTransport) Do(w http.ResponseWriter, r *http.Request, exec grap
 
 type multipartFraming struct{}
 
-const multipartPart = "--graphql\r\nContent-Type: application/json\r\n\r\n"
+// Every part is closed by the delimiter that follows it at once, so that a
+// client (Apollo Client splits on CRLF "--graphql") reads each event as it
+// is sent, not when the next one comes: the stream is a delimiter, then per
+// part its header, body and the next delimiter, and "--" after the last.
+const (
+	multipartDelimiter = "\r\n--graphql"
+	multipartHeader    = "\r\nContent-Type: application/json\r\n\r\n"
+)
 
 func (multipartFraming) contentType() string {
 	return `multipart/mixed;boundary="graphql";subscriptionSpec="1.0"`
@@ -53,18 +60,24 @@ func (multipartFraming) part(w io.Writer, v any) error {
 	if err != nil {
 		b = []byte(`{"payload":null,"errors":[{"message":"internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}`)
 	}
-	if _, err := io.WriteString(w, multipartPart); err != nil {
+	if _, err := io.WriteString(w, multipartHeader); err != nil {
 		return err
 	}
 	if _, err := w.Write(b); err != nil {
 		return err
 	}
-	_, err = io.WriteString(w, "\r\n")
+	_, err = io.WriteString(w, multipartDelimiter)
 	return err
 }
 
-// open is a first heartbeat, so that the client sees the stream is up.
-func (f multipartFraming) open(w io.Writer) error      { return f.keepAlive(w) }
+// open is the first delimiter and a heartbeat, so that the client sees the
+// stream is up.
+func (f multipartFraming) open(w io.Writer) error {
+	if _, err := io.WriteString(w, multipartDelimiter); err != nil {
+		return err
+	}
+	return f.keepAlive(w)
+}
 func (f multipartFraming) keepAlive(w io.Writer) error { return f.part(w, struct{}{}) }
 
 func (f multipartFraming) result(w io.Writer, resp *graphql.Response) error {
@@ -81,7 +94,7 @@ func (f multipartFraming) ended(w io.Writer, errs gqlerror.List) error {
 }
 
 func (multipartFraming) complete(w io.Writer) error {
-	_, err := io.WriteString(w, "--graphql--\r\n")
+	_, err := io.WriteString(w, "--\r\n")
 	return err
 }
 

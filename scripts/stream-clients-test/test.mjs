@@ -1,11 +1,14 @@
-// The real graphql-sse client (createClient, distinct connections mode, as
-// urql's subscriptionExchange uses it) against a running coursehub server.
+// Real clients against a running coursehub server over HTTP streams: the
+// graphql-sse client (createClient, as urql's subscriptionExchange uses it,
+// in distinct and single connection mode) and Apollo Client's HttpLink
+// (multipart subscriptions).
 //
 //   node test.mjs http://127.0.0.1:8080/graphql admin@example.com admin-password
 //
 // Prints one line per check and `N passed, M failed`; exits non-zero if any
 // check failed.
 import assert from 'node:assert/strict';
+import { ApolloClient, HttpLink, InMemoryCache, gql as apolloGql } from '@apollo/client';
 import { createClient } from 'graphql-sse';
 
 const [url, adminEmail, adminPassword] = process.argv.slice(2);
@@ -134,6 +137,63 @@ check('single connection mode: two subscriptions on one stream, each its own eve
   assert.equal(refused.how, 'complete');
   assert.equal(refused.results[0].errors[0].extensions.code, 'FORBIDDEN');
   client.dispose();
+});
+
+// apolloSubscribe subscribes with Apollo Client's HttpLink (no WebSocket
+// link: the multipart protocol) and resolves like collect.
+function apolloSubscribe(token, query, until = () => false, timeoutMs = 10_000) {
+  const client = new ApolloClient({
+    link: new HttpLink({ uri: url, headers: token ? { authorization: `Bearer ${token}` } : {} }),
+    cache: new InMemoryCache(),
+  });
+  const results = [];
+  let sub;
+  const done = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { sub.unsubscribe(); reject(new Error(`no end within ${timeoutMs} ms; got ${JSON.stringify(results)}`)); }, timeoutMs);
+    const finish = (how) => { clearTimeout(timer); resolve({ results, how }); };
+    sub = client.subscribe({ query: apolloGql(query) }).subscribe({
+      next: (r) => { results.push(r); if (until(results)) { sub.unsubscribe(); finish('disposed'); } },
+      error: (e) => finish(e),
+      complete: () => finish('complete'),
+    });
+  });
+  return { done };
+}
+
+check('Apollo Client (multipart): an anonymous coursePublished subscriber gets the event', async () => {
+  const admin = await login(adminEmail, adminPassword);
+  const title = `Apollo multipart ${Date.now()}`;
+  const sub = apolloSubscribe(null, 'subscription { coursePublished { id title } }',
+    (rs) => rs.some((r) => r.data?.coursePublished?.title === title));
+  await sleep(300);
+  const course = await createCourse(admin.accessToken, title);
+  const { results, how } = await sub.done;
+  assert.equal(how, 'disposed');
+  const event = results.find((r) => r.data?.coursePublished?.title === title);
+  assert.equal(event.data.coursePublished.id, course.id);
+  assert.equal(event.error, undefined);
+});
+
+check('Apollo Client (multipart): USER purchaseMade is FORBIDDEN; a logged-out admin stream ends UNAUTHENTICATED', async () => {
+  const email = `apollo-${Date.now()}@example.com`;
+  const user = (await gql('mutation($in: SignupInput!) { signup(input: $in) { accessToken } }',
+    { in: { email, password: 'apollo-client-password-1', name: 'Apollo' } })).signup;
+  const refused = await apolloSubscribe(user.accessToken, 'subscription { purchaseMade { id } }').done;
+  assert.equal(refused.how, 'complete');
+  assert.equal(refused.results[0].error.errors[0].extensions.code, 'FORBIDDEN');
+
+  const admin = await login(adminEmail, adminPassword);
+  const sub = apolloSubscribe(admin.accessToken, 'subscription { purchaseMade { id } }');
+  await sleep(300);
+  const loggedOut = Date.now();
+  await gql('mutation { logout }', {}, admin.accessToken);
+  const { results, how } = await sub.done;
+  const took = Date.now() - loggedOut;
+  assert.equal(how, 'complete');
+  // The server's end of the stream is a transport-level error for Apollo.
+  assert.equal(results.at(-1).error.name, 'CombinedProtocolErrors');
+  assert.equal(results.at(-1).error.errors[0].extensions.code, 'UNAUTHENTICATED');
+  assert.ok(took < 1000, `ended ${took} ms after the logout`);
 });
 
 let passed = 0;

@@ -1,25 +1,25 @@
 #!/usr/bin/env bash
-# Subscriptions over Server-Sent Events with the real graphql-sse client
-# (createClient, distinct connections mode: what urql's subscriptionExchange
-# uses with it) against a freshly built server on a throwaway embedded
-# database.
+# Subscriptions over HTTP streams with real clients against a freshly built
+# server on a throwaway embedded database: the graphql-sse client (what
+# urql's subscriptionExchange uses with it; distinct and single connection
+# mode) and Apollo Client's HttpLink (multipart subscriptions).
 #
-#   bash scripts/sse-client-test.sh
+#   bash scripts/stream-clients-test.sh
 #
-# Needs Go, Node (18 or later) and npm; the client is installed with npm ci
-# into scripts/sse-client-test/node_modules (gitignored). Exit status: 0 when
+# Needs Go, Node (18 or later) and npm; the clients are installed with npm ci
+# into scripts/stream-clients-test/node_modules (gitignored). Exit status: 0 when
 # every check passes. Progress goes to stderr; stdout is the report, whose
 # last line is `N passed, M failed`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-test_dir=scripts/sse-client-test
+test_dir=scripts/stream-clients-test
 admin_email=admin@example.com
 admin_password=sse-admin-password-1
 ready_timeout=60 # seconds for the server to log "listening"
 stop_timeout=20  # seconds for a graceful stop before SIGKILL
 
-say() { printf 'sse-client-test.sh: %s\n' "$*" >&2; }
+say() { printf 'stream-clients-test.sh: %s\n' "$*" >&2; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/coursehub-sse.XXXXXX")
 server_pid=
@@ -45,7 +45,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-say "installing the graphql-sse client (npm ci)"
+say "installing the clients (npm ci)"
 if ! npm_out=$(cd "$test_dir" && npm ci --no-audit --no-fund --loglevel=error 2>&1); then
   printf '%s\n' "$npm_out" >&2
   say "npm ci failed"
