@@ -334,6 +334,22 @@ func TestSSE(t *testing.T) {
 		}
 	})
 
+	t.Run("OKMutationSetsCookies", func(t *testing.T) {
+		// A query or mutation runs before the stream's headers go out, so
+		// what it sets on the response arrives.
+		req := s.streamRequest(t, http.MethodPost, acceptSSE, "",
+			`mutation($in: LoginInput!) { login(input: $in, delivery: COOKIES) { user { id } } }`,
+			map[string]any{"in": map[string]any{"email": adminEmail, "password": adminPassword}})
+		req.Header.Set("Origin", subOrigin)
+		st := openStream(t, req)
+		st.mustOpen(t, acceptSSE)
+		st.mustResult(t, 5*time.Second).mustNoErrors(t)
+		st.mustComplete(t, 5*time.Second)
+		if !strings.Contains(strings.Join(st.Header.Values("Set-Cookie"), "\n"), auth.AccessCookie+"=") {
+			t.Errorf("no access cookie set: %q", st.Header.Values("Set-Cookie"))
+		}
+	})
+
 	refusals := []struct {
 		name, method, token, query, code string
 		// message, when set, is part of the error's message.
@@ -839,6 +855,20 @@ func TestSSESingleConnection(t *testing.T) {
 		resp.Body.Close()
 		s.mustCreateCourse(t, admin, "Single After Stop", 100, true)
 		st.mustNoFrame(t, 500*time.Millisecond)
+	})
+
+	t.Run("OKQueryOnTheStream", func(t *testing.T) {
+		if r := s.singleOperation(t, token, "", "count", `{ courses(first: 1) { totalCount } }`); r.Status != http.StatusAccepted {
+			t.Fatalf("query = %d %s, want 202", r.Status, r.Raw)
+		}
+		ev, f := st.mustSingleFrame(t, 5*time.Second)
+		if ev != "next" || f.ID != "count" || f.Payload == nil || !strings.Contains(f.Payload.Raw, "totalCount") {
+			t.Fatalf("want the count, got %s %+v", ev, f)
+		}
+		f.Payload.mustNoErrors(t)
+		if ev, f := st.mustSingleFrame(t, 5*time.Second); ev != "complete" || f.ID != "count" {
+			t.Fatalf("want complete for count, got %s %+v", ev, f)
+		}
 	})
 
 	t.Run("ErrLogoutEndsItsOperationOnly", func(t *testing.T) {

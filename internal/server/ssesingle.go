@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/coursehub/coursehub/internal/apperr"
@@ -149,6 +150,14 @@ func (st *sseSingle) add(id string, op *runningOp) bool {
 	}
 	st.ops[id] = op
 	return true
+}
+
+// reserveOperation registers id for an operation that runs to its end
+// within the request (a query or mutation), so that its id is taken.
+func (st *sseSingle) reserveOperation(id string) bool {
+	done := make(chan struct{})
+	close(done)
+	return st.add(id, &runningOp{cancel: func(error) {}, done: done})
 }
 
 // remove unregisters id and returns its operation, nil if it had none.
@@ -319,7 +328,25 @@ func (t sseSingleTransport) operation(w http.ResponseWriter, r *http.Request, ex
 		writeRequestErrors(w, requestErrorStatus(media), media, errs)
 		return
 	}
-	// The operation outlives this POST (its credentials and client info
+	if opCtx.Operation.Operation != ast.Subscription {
+		// One result, run while this POST is answered, so that what it
+		// sets on the response (a login's cookies) goes out with the 202.
+		if !st.reserveOperation(id) {
+			writeError(w, http.StatusConflict, media, apperr.Conflict,
+				"an operation with this operationId runs already, or the stream runs too many")
+			return
+		}
+		resp := t.runOnce(ctx, exec, opCtx)
+		if st.remove(id) == nil {
+			w.WriteHeader(http.StatusAccepted) // stopped meanwhile (DELETE)
+			return
+		}
+		_ = st.send(sseFrame{"next", map[string]any{"id": id, "payload": resp}}) &&
+			st.send(sseFrame{"complete", map[string]any{"id": id}})
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	// A subscription outlives this POST (its credentials and client info
 	// stay with it) and ends with the stream.
 	opBase, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	go func() {

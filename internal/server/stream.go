@@ -172,28 +172,23 @@ func (op *runningOp) stop() {
 	<-op.done
 }
 
-// start dispatches opCtx under ctx for viewer (nil: anonymous). When
-// start returns, a subscription is registered: no event published later is
-// missed. Anything but a subscription is bounded by REQUEST_TIMEOUT.
+// start dispatches the subscription opCtx under ctx for viewer (nil:
+// anonymous). When start returns, the subscription is registered: no event
+// published later is missed. (Queries and mutations go through runOnce.)
 func (s streamer) start(ctx context.Context, exec graphql.GraphExecutor, opCtx *graphql.OperationContext, viewer *auth.Viewer, expires time.Time) *runningOp {
 	runCtx, cancel := context.WithCancelCause(ctx)
-	timeoutCancel := context.CancelFunc(func() {})
-	execParent := runCtx
 	var changes <-chan struct{}
-	if opCtx.Operation.Operation != ast.Subscription {
-		execParent, timeoutCancel = context.WithTimeout(runCtx, s.timeout)
-	} else if viewer != nil {
+	if viewer != nil {
 		// Subscribed before the operation starts: no change that concerns
 		// it is missed.
 		changes = s.auth.AccessChanges(runCtx, viewer.User.ID)
 	}
-	responses, execCtx := exec.DispatchOperation(execParent, opCtx)
+	responses, execCtx := exec.DispatchOperation(runCtx, opCtx)
 	results := make(chan *graphql.Response)
 	ended := make(chan error, 1)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		defer timeoutCancel()
 		defer close(results)
 		for {
 			resp := responses(execCtx)
@@ -255,16 +250,21 @@ func (s streamer) serve(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		f.refuse(w, http.StatusBadRequest, errs)
 		return
 	}
-	if opCtx.Operation.Operation != ast.Subscription && f.streamsOnlySubscriptions() {
-		runCtx, cancel := context.WithTimeout(ctx, s.timeout)
-		defer cancel()
-		responses, execCtx := exec.DispatchOperation(runCtx, opCtx)
-		writeResponse(w, http.StatusOK, mediaJSON, responses(execCtx))
-		return
-	}
 	viewer, expires, status, errs := s.admit(ctx, r.Method, opCtx)
 	if errs != nil {
 		f.refuse(w, status, errs)
+		return
+	}
+	if opCtx.Operation.Operation != ast.Subscription {
+		// One result: it runs before anything is written, so that what it
+		// sets on the response (a login's cookies) goes out with it.
+		resp := s.runOnce(ctx, exec, opCtx)
+		if f.streamsOnlySubscriptions() {
+			writeResponse(w, http.StatusOK, mediaJSON, resp)
+			return
+		}
+		write := startStreaming(w, f.contentType())
+		_ = write(f.open) && write(func(w io.Writer) error { return f.result(w, resp) }) && write(f.complete)
 		return
 	}
 
@@ -306,6 +306,15 @@ func (s streamer) serve(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 			return
 		}
 	}
+}
+
+// runOnce runs a query or mutation under REQUEST_TIMEOUT and returns its
+// result.
+func (s streamer) runOnce(ctx context.Context, exec graphql.GraphExecutor, opCtx *graphql.OperationContext) *graphql.Response {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	responses, execCtx := exec.DispatchOperation(ctx, opCtx)
+	return responses(execCtx)
 }
 
 // writeEnded writes the server's end of a stream for err, then complete.
