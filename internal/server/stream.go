@@ -95,7 +95,8 @@ func streamAccepts(r *http.Request, mt string, params map[string]string) bool {
 // REQUEST_TIMEOUT (the streamer bounds what is not a subscription) nor
 // buffers it for the HTTP cache.
 func isStreamRequest(r *http.Request) bool {
-	return r.URL.Path == graphqlPath && (sseRequested(r) || multipartRequested(r))
+	return r.URL.Path == graphqlPath && (sseRequested(r) || multipartRequested(r) ||
+		(r.Method == http.MethodGet && streamToken(r) != ""))
 }
 
 // readStreamParams reads the operation of a streaming request: GET takes
