@@ -38,8 +38,8 @@ type Deps struct {
 	GetMaxAge time.Duration
 	// APQCacheSize bounds the automatic persisted query cache (0: off).
 	APQCacheSize int
-	// WebsocketCheckEvery is how often a signed-in subscription socket
-	// rechecks its session.
+	// WebsocketCheckEvery is how often a signed-in subscription socket or
+	// HTTP stream (SSE, multipart) rechecks its session.
 	WebsocketCheckEvery time.Duration
 	// Stopping is closed when the server shuts down: open SSE and
 	// multipart streams then end, without their protocol's last frame, so
