@@ -467,16 +467,38 @@ func TestSSESessionRules(t *testing.T) {
 // session ended without an announcement reaching it, and that a stream ends
 // when its access token expires.
 func TestSSEPeriodicCheckAndExpiry(t *testing.T) {
-	t.Run("ErrTokenExpired", func(t *testing.T) {
+	t.Run("OKTokenExpiryIsRetryable", func(t *testing.T) {
+		// As a socket's 4419: at the token's expiry an SSE stream ends
+		// without complete, which graphql-sse takes for a lost connection
+		// and retries, calling its headers function for a fresh token.
+		// Multipart clients do not retry: they get the reason.
 		s := mustStartServer(t, subEnv(map[string]string{"ACCESS_TOKEN_TTL": "10s", "WS_SESSION_CHECK_INTERVAL": "1h"}))
 		login := s.mustLogin(t, adminEmail, adminPassword)
 		st := s.mustSSE(t, login.AccessToken, sseCoursePublished, nil)
-		e := st.mustRefusedWithin(t, "UNAUTHENTICATED", 15*time.Second)
-		if !strings.Contains(e.Message, "expired") {
-			t.Errorf("message %q does not say the token expired", e.Message)
+		mp := s.mustMultipart(t, login.AccessToken, sseCoursePublished)
+		if f, ok := st.next(t, 15*time.Second); ok {
+			t.Fatalf("want the stream to end without a frame at the expiry, got %+v", f)
 		}
 		if late := time.Since(login.ExpiresAt); late > 2*time.Second || late < -time.Second {
 			t.Errorf("ended %v after the token's expiry", late)
+		}
+		p, raw := mp.mustPayload(t, 5*time.Second)
+		if p.Payload != nil || len(p.Errors) != 1 || p.Errors[0].Code() != "UNAUTHENTICATED" || !strings.Contains(p.Errors[0].Message, "expired") {
+			t.Fatalf(`multipart: want {"payload": null, "errors": [UNAUTHENTICATED expired]}, got %s`, raw)
+		}
+		mp.mustEnd(t, 5*time.Second)
+
+		// A retry with the token it already had: dropped at once again.
+		again := s.mustSSE(t, login.AccessToken, sseCoursePublished, nil)
+		if f, ok := again.next(t, 5*time.Second); ok {
+			t.Fatalf("an expired token's stream delivered %+v", f)
+		}
+		s.do(t, s.streamRequest(t, http.MethodPost, acceptMultipart, login.AccessToken, sseCoursePublished, nil)).mustCode(t, "UNAUTHENTICATED")
+		// With a fresh token the stream runs.
+		fresh := s.mustSSE(t, s.mustLogin(t, adminEmail, adminPassword).AccessToken, sseCoursePublished, nil)
+		s.mustCreateCourse(t, s.mustLogin(t, adminEmail, adminPassword).AccessToken, "After Expiry", 100, true)
+		if r := fresh.mustResult(t, 5*time.Second).mustNoErrors(t); !strings.Contains(r.Raw, "After Expiry") {
+			t.Fatalf("want the course, got %s", r.Raw)
 		}
 	})
 	t.Run("ErrSessionEndedOnAnotherInstance", func(t *testing.T) {

@@ -2,27 +2,19 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
-// StreamViewer is who a long-lived HTTP stream (GraphQL over Server-Sent
-// Events, multipart subscriptions) acts for, from what its request carried
-// (the principal the middleware found): nil when it carried no credentials
-// at all, since anonymous streams may run public subscriptions, and when
-// its access token expires. Credentials that do not hold (a bad or expired
-// token, an ended session, an access cookie the CSRF check refused) refuse
-// the stream, as they refuse a socket at connection_init: a stream must not
-// start on credentials it could not outlive.
-// Errors: UNAUTHENTICATED (with the reason).
-func (s *Service) StreamViewer(ctx context.Context) (*Viewer, time.Time, error) {
-	st := stateFrom(ctx)
-	if st == nil || (st.principal == nil && (st.failure == nil || errors.Is(st.failure, ErrTokenMissing))) {
-		return nil, time.Time{}, nil
-	}
-	v, err := s.Viewer(ctx)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	return &v, st.principal.ExpiresAt, nil
+// StreamInit authenticates a long-lived HTTP stream (GraphQL over
+// Server-Sent Events, multipart subscriptions) from what its request
+// carried, exactly as WebsocketInit does a socket whose connection_init
+// has no Authorization: the request's bearer token or access cookie, or,
+// when that is missing or expired, the refresh cookie. It returns the
+// stream's context, its viewer (nil when the request carried no
+// credentials: anonymous streams may run public subscriptions) and when
+// its credentials expire.
+// Errors: UNAUTHENTICATED (a bad, expired or revoked token, an ended
+// session; for an expired one, errors.Is(err, ErrTokenExpired)).
+func (s *Service) StreamInit(ctx context.Context) (context.Context, *Viewer, time.Time, error) {
+	return s.WebsocketInit(ctx, "")
 }

@@ -12,8 +12,10 @@ import (
 	"github.com/coursehub/coursehub/internal/user"
 )
 
-// errAccessExpired ends a stream whose access token has expired.
-var errAccessExpired = apperr.New(apperr.Unauthenticated, "access token has expired")
+// errAccessExpired ends a stream whose access token has expired; it wraps
+// auth.ErrTokenExpired, which the transports tell apart: a client retries
+// it with fresh credentials.
+var errAccessExpired = &apperr.Error{Code: apperr.Unauthenticated, Message: auth.ErrTokenExpired.Error(), Err: auth.ErrTokenExpired}
 
 // watchAccess waits until the access that a long-lived stream runs on ends,
 // and says why: its access token expires or its session ends (logout,
@@ -31,9 +33,15 @@ func watchAccess(ctx context.Context, a *auth.Service, v auth.Viewer, expires ti
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	recheck := func() error {
-		err := a.Recheck(ctx, v, rules)
+		refused, err := a.Recheck(ctx, v, rules)
 		switch {
 		case err == nil:
+			// A stream runs one subscription: any rule refused ends it.
+			for _, r := range refused {
+				if r != nil {
+					return r
+				}
+			}
 			return nil
 		case apperr.IsCode(err, apperr.Unauthenticated), apperr.IsCode(err, apperr.Forbidden):
 			return err

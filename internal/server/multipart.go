@@ -100,6 +100,10 @@ func (multipartFraming) complete(w io.Writer) error {
 
 func (multipartFraming) streamsOnlySubscriptions() bool { return true }
 
+// Apollo Client does not retry a subscription by itself (a RetryLink
+// does): it gets the reason, as {"payload": null, "errors": [...]}.
+func (multipartFraming) retriesOnDrop() bool { return false }
+
 func (multipartFraming) refuse(w http.ResponseWriter, _ int, errs gqlerror.List) {
 	writeRequestErrors(w, http.StatusOK, mediaJSON, errs)
 }

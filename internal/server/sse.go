@@ -85,6 +85,10 @@ func (sseFraming) complete(w io.Writer) error {
 	return err
 }
 
+// graphql-sse retries a stream that ends without complete (retryAttempts,
+// 5 by default), calling its headers function again.
+func (sseFraming) retriesOnDrop() bool { return true }
+
 // Queries and mutations are streams of one result.
 func (sseFraming) streamsOnlySubscriptions() bool { return false }
 

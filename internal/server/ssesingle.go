@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/coursehub/coursehub/internal/apperr"
+	"github.com/coursehub/coursehub/internal/auth"
 )
 
 // GraphQL over SSE, "single connection mode": one event stream carries the
@@ -69,6 +71,10 @@ type sseSingle struct {
 	frames chan sseFrame
 	done   chan struct{}
 
+	// dropped is closed to end the stream without a last frame.
+	dropped  chan struct{}
+	dropOnce sync.Once
+
 	mu        sync.Mutex
 	connected bool
 	ops       map[string]*runningOp
@@ -105,7 +111,7 @@ func (h *sseHub) reserve(now time.Time) string {
 	_, _ = rand.Read(b[:])
 	token := base64.RawURLEncoding.EncodeToString(b[:])
 	h.streams[tokenKey(token)] = &sseSingle{created: now, frames: make(chan sseFrame, 64),
-		done: make(chan struct{}), ops: map[string]*runningOp{}}
+		done: make(chan struct{}), dropped: make(chan struct{}), ops: map[string]*runningOp{}}
 	return token
 }
 
@@ -168,6 +174,9 @@ func (st *sseSingle) remove(id string) *runningOp {
 	delete(st.ops, id)
 	return op
 }
+
+// drop ends the stream as a lost connection would.
+func (st *sseSingle) drop() { st.dropOnce.Do(func() { close(st.dropped) }) }
 
 // send queues a frame for the stream; false once the stream has ended.
 func (st *sseSingle) send(f sseFrame) bool {
@@ -283,6 +292,8 @@ func (t sseSingleTransport) stream(w http.ResponseWriter, r *http.Request) {
 			}
 		case <-r.Context().Done():
 			return
+		case <-st.dropped:
+			return
 		case <-t.stopping:
 			return
 		}
@@ -323,11 +334,13 @@ func (t sseSingleTransport) operation(w http.ResponseWriter, r *http.Request, ex
 		writeRequestErrors(w, requestErrorStatus(media), media, errs)
 		return
 	}
-	viewer, expires, _, errs := t.admit(ctx, r.Method, opCtx)
-	if errs != nil {
-		writeRequestErrors(w, requestErrorStatus(media), media, errs)
+	adm := t.admit(ctx, r.Method, opCtx)
+	if adm.refused != nil {
+		// An expired token too: the client reconnects with fresh headers.
+		writeRequestErrors(w, requestErrorStatus(media), media, adm.refused)
 		return
 	}
+	ctx = adm.ctx
 	if opCtx.Operation.Operation != ast.Subscription {
 		// One result, run while this POST is answered, so that what it
 		// sets on the response (a login's cookies) goes out with the 202.
@@ -356,7 +369,7 @@ func (t sseSingleTransport) operation(w http.ResponseWriter, r *http.Request, ex
 		}
 		cancel()
 	}()
-	op := t.start(opBase, exec, opCtx, viewer, expires)
+	op := t.start(opBase, exec, opCtx, adm.viewer, adm.expires)
 	if !st.add(id, op) {
 		op.stop()
 		cancel()
@@ -376,6 +389,14 @@ func (t sseSingleTransport) operation(w http.ResponseWriter, r *http.Request, ex
 		}
 		select {
 		case err := <-op.ended:
+			if errors.Is(err, auth.ErrTokenExpired) {
+				// The client's credentials went stale: drop the stream,
+				// which graphql-sse takes for a lost connection and
+				// reconnects, with fresh headers, re-sending its
+				// operations (a socket's 4419).
+				st.drop()
+				return
+			}
 			resp := &graphql.Response{Errors: gqlerror.List{t.present(ctx, err)}}
 			if !st.send(sseFrame{"next", map[string]any{"id": id, "payload": resp}}) {
 				return

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"mime"
@@ -46,6 +47,10 @@ type streamFraming interface {
 	complete(w io.Writer) error
 	// keepAliveEvery is how often an idle stream sends keepAlive.
 	keepAliveEvery() time.Duration
+	// retriesOnDrop says the protocol's clients take a stream that ends
+	// without its last frame for a lost connection and retry it, reading
+	// their credentials afresh: an expired access token ends a stream so.
+	retriesOnDrop() bool
 	// streamsOnlySubscriptions says a query or mutation gets one plain
 	// JSON answer instead of a stream.
 	streamsOnlySubscriptions() bool
@@ -135,26 +140,44 @@ func validate(ctx context.Context, exec graphql.GraphExecutor, params *graphql.R
 	return nil, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs).Errors
 }
 
+// admission is who a stream's operation runs for, or why it may not run.
+type admission struct {
+	ctx     context.Context // the operation's (the stream's credentials)
+	viewer  *auth.Viewer    // nil: anonymous
+	expires time.Time       // when the viewer's credentials expire
+	status  int
+	refused gqlerror.List
+	// expired says the refusal is an expired access token, which a client
+	// retries with a fresh one.
+	expired bool
+}
+
 // admit decides whether a validated operation may start as a stream, and
 // for whom: a mutation never over GET; a subscription for the request's
-// stream viewer (nil: anonymous), refused when its credentials do not hold.
-func (s streamer) admit(ctx context.Context, method string, opCtx *graphql.OperationContext) (*auth.Viewer, time.Time, int, gqlerror.List) {
+// stream credentials (StreamInit), refused when they do not hold.
+func (s streamer) admit(ctx context.Context, method string, opCtx *graphql.OperationContext) admission {
 	switch opCtx.Operation.Operation {
 	case ast.Mutation:
 		if method == http.MethodGet {
 			// Never run a mutation over GET: a link or an <img> could
 			// trigger it.
-			return nil, time.Time{}, http.StatusMethodNotAllowed, codedErrors(apperr.GraphQLValidationFailed,
-				"only queries and subscriptions may be sent with GET; send mutations with POST")
+			return admission{status: http.StatusMethodNotAllowed, refused: codedErrors(apperr.GraphQLValidationFailed,
+				"only queries and subscriptions may be sent with GET; send mutations with POST")}
 		}
 	case ast.Subscription:
-		viewer, expires, err := s.auth.StreamViewer(ctx)
-		if err != nil {
-			return nil, time.Time{}, http.StatusUnauthorized, gqlerror.List{s.present(ctx, err)}
+		sctx, viewer, expires, err := s.auth.StreamInit(ctx)
+		if err == nil && viewer != nil && !time.Now().Before(expires) {
+			// Verified within the token check's leeway, but past its exp:
+			// the stream would end at once.
+			err = errAccessExpired
 		}
-		return viewer, expires, 0, nil
+		if err != nil {
+			return admission{status: http.StatusUnauthorized, refused: gqlerror.List{s.present(ctx, err)},
+				expired: errors.Is(err, auth.ErrTokenExpired)}
+		}
+		return admission{ctx: sctx, viewer: viewer, expires: expires}
 	}
-	return nil, time.Time{}, 0, nil
+	return admission{ctx: ctx}
 }
 
 // runningOp is an operation running for a stream: its results, in order,
@@ -251,11 +274,18 @@ func (s streamer) serve(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		f.refuse(w, http.StatusBadRequest, errs)
 		return
 	}
-	viewer, expires, status, errs := s.admit(ctx, r.Method, opCtx)
-	if errs != nil {
-		f.refuse(w, status, errs)
+	adm := s.admit(ctx, r.Method, opCtx)
+	if adm.expired && f.retriesOnDrop() {
+		// As a socket's 4419: the client retries, with fresh credentials.
+		write := startStreaming(w, f.contentType())
+		write(f.open)
 		return
 	}
+	if adm.refused != nil {
+		f.refuse(w, adm.status, adm.refused)
+		return
+	}
+	ctx = adm.ctx
 	if opCtx.Operation.Operation != ast.Subscription {
 		// One result: it runs before anything is written, so that what it
 		// sets on the response (a login's cookies) goes out with it.
@@ -270,7 +300,7 @@ func (s streamer) serve(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	}
 
 	write := startStreaming(w, f.contentType())
-	op := s.start(ctx, exec, opCtx, viewer, expires)
+	op := s.start(ctx, exec, opCtx, adm.viewer, adm.expires)
 	defer op.stop()
 	if !write(f.open) {
 		return
@@ -318,8 +348,13 @@ func (s streamer) runOnce(ctx context.Context, exec graphql.GraphExecutor, opCtx
 	return responses(execCtx)
 }
 
-// writeEnded writes the server's end of a stream for err, then complete.
+// writeEnded writes the server's end of a stream for err, then complete;
+// for an expired access token it writes nothing where the protocol's
+// clients retry a dropped stream (they come back with fresh credentials).
 func (s streamer) writeEnded(ctx context.Context, write func(func(io.Writer) error) bool, f streamFraming, err error) {
+	if errors.Is(err, auth.ErrTokenExpired) && f.retriesOnDrop() {
+		return
+	}
 	errs := gqlerror.List{s.present(ctx, err)}
 	if write(func(w io.Writer) error { return f.ended(w, errs) }) {
 		write(f.complete)
