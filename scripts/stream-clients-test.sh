@@ -57,11 +57,12 @@ go build -o "$tmp/server" ./cmd/server
 
 # A clean environment, so nothing exported in the caller's shell (MONGODB_URI,
 # APP_ENV, CORS_ORIGINS, …) changes what is tested: the server runs with its
-# defaults and a first admin on an empty embedded database.
+# defaults, a first admin and 10 s access tokens (the minimum, so that the
+# expiry check sees one expire) on an empty embedded database.
 log="$tmp/server.log"
 env -i PATH="$PATH" HOME="${HOME:-$tmp}" TMPDIR="$tmp" \
   HOST=127.0.0.1 PORT=0 DATA_DIR="$tmp/data" BCRYPT_COST=4 LOG_LEVEL=info \
-  ADMIN_EMAIL="$admin_email" ADMIN_PASSWORD="$admin_password" \
+  ADMIN_EMAIL="$admin_email" ADMIN_PASSWORD="$admin_password" ACCESS_TOKEN_TTL=10s \
   "$tmp/server" >"$log" 2>"$tmp/server.err" &
 server_pid=$!
 

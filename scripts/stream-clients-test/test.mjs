@@ -139,6 +139,51 @@ check('single connection mode: two subscriptions on one stream, each its own eve
   client.dispose();
 });
 
+check('graphql-sse keeps its subscriptions across access-token expiry with a lazy headers function (both modes)', async () => {
+  // ACCESS_TOKEN_TTL is 10 s here (stream-clients-test.sh). At expiry the
+  // server drops the stream; the client retries, calls headers again, and
+  // the app's function hands over a fresh token.
+  let token = null;
+  let issued = 0;
+  const freshToken = async () => {
+    if (!token || Date.now() - issued > 8_000) {
+      token = (await login(adminEmail, adminPassword)).accessToken;
+      issued = Date.now();
+    }
+    return token;
+  };
+  const lazyClient = (singleConnection) => {
+    const counts = { retries: 0 };
+    const client = createClient({
+      url,
+      singleConnection,
+      retry: () => sleep(100),
+      headers: async () => ({ Authorization: `Bearer ${await freshToken()}` }),
+      on: { connected: (wasRetry) => { if (wasRetry) counts.retries++; } },
+    });
+    return { client, counts };
+  };
+  const distinct = lazyClient(false);
+  const single = lazyClient(true);
+  const title = `Across expiry ${Date.now()}`;
+  const until = (rs) => rs.some((r) => r.data?.purchaseMade?.course.title === title || r.data?.coursePublished?.title === title);
+  const subs = [
+    collect(distinct.client, 'subscription { coursePublished { id title } }', until, 30_000),
+    collect(single.client, 'subscription { coursePublished { id title } }', until, 30_000),
+  ];
+  await sleep(12_000); // past the first token's expiry
+  await createCourse(await freshToken(), title);
+  for (const sub of subs) {
+    const { results, how } = await sub.done;
+    assert.equal(how, 'disposed', JSON.stringify(results));
+    assert.ok(results.every((r) => !r.errors), JSON.stringify(results));
+  }
+  assert.ok(distinct.counts.retries >= 1, 'the distinct-mode stream was not dropped and retried at the expiry');
+  assert.ok(single.counts.retries >= 1, 'the single-mode stream was not dropped and retried at the expiry');
+  single.client.dispose();
+  distinct.client.dispose();
+});
+
 // apolloSubscribe subscribes with Apollo Client's HttpLink (no WebSocket
 // link: the multipart protocol) and resolves like collect.
 function apolloSubscribe(token, query, until = () => false, timeoutMs = 10_000) {
