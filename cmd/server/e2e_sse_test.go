@@ -313,6 +313,34 @@ func TestSSE(t *testing.T) {
 		}
 	})
 
+	t.Run("OKRefreshCookieOnly", func(t *testing.T) {
+		// A cookie-mode browser whose access cookie has expired still has
+		// its refresh cookie: it signs the stream in, as it does a socket.
+		req := s.mustPostRequest(t, "", `mutation($in: LoginInput!) { login(input: $in, delivery: COOKIES) { user { id } } }`,
+			map[string]any{"in": map[string]any{"email": adminEmail, "password": adminPassword}})
+		req.Header.Set("Origin", subOrigin)
+		login := s.do(t, req).mustNoErrors(t)
+		var refresh string
+		for _, c := range (&http.Response{Header: login.Header}).Cookies() {
+			if c.Name == auth.RefreshCookie {
+				refresh = c.Value
+			}
+		}
+		if refresh == "" {
+			t.Fatalf("no refresh cookie: %q", login.Header.Values("Set-Cookie"))
+		}
+		sreq := s.streamRequest(t, http.MethodPost, acceptSSE, "", ssePurchaseMade, nil)
+		sreq.Header.Set("Origin", subOrigin)
+		sreq.AddCookie(&http.Cookie{Name: auth.RefreshCookie, Value: refresh})
+		st := openStream(t, sreq)
+		st.mustOpen(t, acceptSSE)
+		course := s.mustCreateCourse(t, admin.AccessToken, "SSE Refresh Cookie Sold", 100, true)
+		s.post(t, buyer.AccessToken, wsPurchase, map[string]any{"id": course.ID}).mustNoErrors(t)
+		if r := st.mustResult(t, 5*time.Second).mustNoErrors(t); !strings.Contains(r.Raw, course.ID) {
+			t.Fatalf("want the purchase, got %s", r.Raw)
+		}
+	})
+
 	t.Run("OKGetEventSource", func(t *testing.T) {
 		// EventSource can only GET; a subscription is no side effect.
 		st := openStream(t, s.streamRequest(t, http.MethodGet, acceptSSE, "", sseCoursePublished, nil))
