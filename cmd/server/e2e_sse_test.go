@@ -966,3 +966,33 @@ func TestSSESingleConnection(t *testing.T) {
 		}
 	})
 }
+
+// Ensure a graceful shutdown ends open streams at once, without their last
+// frame (clients take it for a lost connection and reconnect, to another
+// instance), instead of waiting SHUTDOWN_TIMEOUT for them.
+func TestSSEShutdown(t *testing.T) {
+	s := mustStartServer(t, subEnv(map[string]string{"SHUTDOWN_TIMEOUT": "20s"}))
+	token := s.reserveStream(t)
+	streams := []*httpStream{
+		s.mustSSE(t, "", sseCoursePublished, nil),
+		s.mustMultipart(t, "", sseCoursePublished),
+		s.openSingle(t, token),
+	}
+	streams[2].mustOpen(t, acceptSSE)
+	start := time.Now()
+	s.stop(t)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the server took %v to stop with streams open, want them ended at once", took)
+	}
+	for i, st := range streams {
+		for {
+			f, ok := st.next(t, 5*time.Second)
+			if !ok {
+				break
+			}
+			if f.Event == "complete" || f.Event == "end" {
+				t.Errorf("stream %d: a last frame on shutdown: %+v", i, f)
+			}
+		}
+	}
+}
