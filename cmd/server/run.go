@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -138,6 +139,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout, _ 
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	srv.RegisterOnShutdown(app.stopStreams)
 	base := "http://" + displayAddr(ln.Addr())
 	logger.Info("listening", "addr", ln.Addr().String(), "ide", base+"/", "api", base+"/graphql")
 
@@ -237,6 +239,9 @@ type app struct {
 	setup func(context.Context) error
 	// mail is the mail queue, whose worker runs while the server does.
 	mail *mail.Queue
+	// stopStreams ends the open SSE and multipart streams, which a
+	// graceful shutdown would otherwise wait for until its timeout.
+	stopStreams func()
 }
 
 // expirer deletes documents past their expiry.
@@ -341,7 +346,9 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 		}
 		logger.Info("trusted documents mode: only listed operations run", "documents", len(trusted))
 	}
+	stopping := make(chan struct{})
 	h := server.New(server.Deps{
+		Stopping:            stopping,
 		Logger:              logger,
 		Resolver:            resolver,
 		DB:                  health,
@@ -364,7 +371,8 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 		GetMaxAge:        cfg.GraphQLGetMaxAge,
 		TrustedDocuments: trusted,
 	})
-	return app{handler: h, expiring: []expirer{sessionStore, limiter, mailQueue, accountTokens, securityLog}, setup: setup, mail: mailQueue}, nil
+	return app{handler: h, expiring: []expirer{sessionStore, limiter, mailQueue, accountTokens, securityLog}, setup: setup, mail: mailQueue,
+		stopStreams: sync.OnceFunc(func() { close(stopping) })}, nil
 }
 
 // cleanupLoop deletes expired sessions, refresh tokens and rate-limit

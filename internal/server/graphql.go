@@ -48,7 +48,14 @@ func newGraphQLHandler(d Deps) *handler.Server {
 		},
 	}
 	srv := handler.New(graph.NewExecutableSchema(cfg))
+	present := presentError(d.Logger, d.Limits.Verbose)
+	streams := streamer{auth: d.Resolver.Auth, checkEvery: d.WebsocketCheckEvery, timeout: d.RequestTimeout, stopping: d.Stopping, present: present, logger: d.Logger}
 	srv.AddTransport(websocketTransport(d.Resolver.Auth, d.DB, d.WebsocketCheckEvery, d.Logger))
+	// The streams come before POST and GET, which take every other request;
+	// single connection mode first, since its requests carry a token.
+	srv.AddTransport(sseSingleTransport{streamer: streams, hub: newSSEHub()})
+	srv.AddTransport(sseTransport{streams})
+	srv.AddTransport(multipartTransport{streams})
 	srv.AddTransport(postTransport{})
 	srv.AddTransport(getTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
@@ -69,7 +76,6 @@ func newGraphQLHandler(d Deps) *handler.Server {
 	case d.APQCacheSize > 0:
 		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](d.APQCacheSize)})
 	}
-	present := presentError(d.Logger, d.Limits.Verbose)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		oc := graphql.GetOperationContext(ctx)
 		if oc != nil {
