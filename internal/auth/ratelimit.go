@@ -173,19 +173,23 @@ func (l *Limiter) EnsureIndexes(ctx context.Context, logger *slog.Logger) error 
 		if err != nil {
 			return fmt.Errorf("rate limit: index: %w", err)
 		}
-		var docs []struct {
-			ID           bson.RawValue `bson:"_id"`
-			rateEventDoc `bson:",inline"`
-		}
+		var docs []bson.Raw
 		if err := cur.All(ctx, &docs); err != nil {
 			return fmt.Errorf("rate limit: index: %w", err)
 		}
-		for _, d := range docs {
+		for _, raw := range docs {
 			// Events from before numbering (ObjectID ids, no seq) never
-			// count.
-			if id, ok := d.ID.StringValueOK(); ok && d.Seq > 0 {
-				d.rateEventDoc.ID = id
-				l.events.Put(d.Key, rateEntry(d.rateEventDoc))
+			// count. The _id is checked before the document is decoded
+			// into rateEventDoc, whose string _id an ObjectID cannot fill.
+			if _, ok := raw.Lookup("_id").StringValueOK(); !ok {
+				continue
+			}
+			var d rateEventDoc
+			if err := bson.Unmarshal(raw, &d); err != nil {
+				return fmt.Errorf("rate limit: index: %w", err)
+			}
+			if d.Seq > 0 {
+				l.events.Put(d.Key, rateEntry(d))
 			}
 		}
 		return nil

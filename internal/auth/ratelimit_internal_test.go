@@ -151,3 +151,40 @@ func testLimiterCountsSurviveRestart(t *testing.T, lookups mongodb.Lookups) {
 		t.Errorf("event k#3 stored %d times (%v), want once: numbering must go on after a restart", n, err)
 	}
 }
+
+// Ensure a limiter started again on the same database (a restart) counts
+// the events recorded before it, and numbers new ones after them: the
+// in-process index once loaded nothing at start, so the numbering began at
+// 1 again, ran into the stored numbers and failed every attempt.
+func TestLimiterRestart(t *testing.T) {
+	forEachLookups(t, func(t *testing.T, lookups mongodb.Lookups) {
+		ctx := context.Background()
+		db := mongotest.NewDatabase(t)
+		lim := Limit{Max: 7, Window: time.Hour}
+		first := newLimiter(t, db, lookups)
+		var evs []Event
+		for i := range 6 {
+			ev, err := first.Take(ctx, "restart", lim)
+			if err != nil {
+				t.Fatalf("take %d before the restart: %v", i+1, err)
+			}
+			evs = append(evs, ev)
+		}
+		// A forgotten event (a successful login's) leaves a hole below
+		// the highest number.
+		if err := first.Forget(ctx, evs[1]); err != nil {
+			t.Fatal(err)
+		}
+
+		again := newLimiter(t, db, lookups)
+		for i := range 2 {
+			if _, err := again.Take(ctx, "restart", lim); err != nil {
+				t.Fatalf("take %d after the restart: %v", i+1, err)
+			}
+		}
+		// 5 from before and 2 after: the next is over the limit.
+		if _, err := again.Take(ctx, "restart", lim); !apperr.IsCode(err, apperr.RateLimited) {
+			t.Fatalf("third take after the restart = %v, want RATE_LIMITED", err)
+		}
+	})
+}
