@@ -212,14 +212,18 @@ export async function mailLink(to, path, n = 1, timeout = 15_000) {
       const text = decodeQP(await readFile(join(OUTBOX_DIR, f), 'utf8'));
       if (new RegExp(`^To: <?${to.replace(/[.+]/g, '\\$&')}>?`, 'mi').test(text)) mails.push(text);
     }
-    if (mails.length >= n) {
-      const m = mails[n - 1].match(/(https?:\/\/[^\s"<>]+?)\?token=([A-Za-z0-9_-]{43})/);
-      if (!m) throw new Error(`no link in the mail to ${to}`);
+    // The outbox creates a file and then writes it, so a mail can be read
+    // half written (headers, no link yet): read it again until the deadline.
+    const m = mails.length >= n ? mails[n - 1].match(/(https?:\/\/[^\s"<>]+?)\?token=([A-Za-z0-9_-]{43})/) : null;
+    if (m) {
       const url = new URL(m[1]);
       if (url.pathname !== path) throw new Error(`the mail links to ${url.pathname}, want ${path}`);
       return `${m[1]}?token=${m[2]}`;
     }
-    if (Date.now() > deadline) throw new Error(`${n} mail(s) to ${to} did not arrive in ${timeout} ms`);
+    if (Date.now() > deadline) {
+      if (mails.length >= n) throw new Error(`no link in the mail to ${to}`);
+      throw new Error(`${n} mail(s) to ${to} did not arrive in ${timeout} ms`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
