@@ -199,3 +199,123 @@ export const PurchaseMadeDoc = graphql(`
     }
   }
 `);
+
+// --- Lessons (issue 12) --------------------------------------------------------
+//
+// The lesson list asks for no gated field (body, videoUrl): a locked lesson
+// would come back as null with a FORBIDDEN error. An open lesson's body is
+// fetched on its own with LessonDoc.
+
+export const LessonListFields = graphql(`
+  fragment LessonListFields on Lesson {
+    id
+    title
+    position
+    durationMinutes
+    preview
+    completed
+  }
+`);
+
+export const CourseLessonsDoc = graphql(`
+  query CourseLessons($id: ID!) {
+    course(id: $id) {
+      ...CourseFields
+      createdBy {
+        id
+        name
+      }
+      viewerHasPurchased
+      progress {
+        completedLessons
+        totalLessons
+      }
+      lessons {
+        ...LessonListFields
+      }
+    }
+  }
+`);
+
+export const LessonDoc = graphql(`
+  query Lesson($id: ID!) {
+    lesson(id: $id) {
+      ...LessonListFields
+      body
+      videoUrl
+    }
+  }
+`);
+
+export const CompleteLessonDoc = graphql(`
+  mutation CompleteLesson($id: ID!) {
+    completeLesson(id: $id) {
+      ...LessonListFields
+    }
+  }
+`);
+
+// --- The instructor page ---------------------------------------------------------
+
+export const MyTeachingDoc = graphql(`
+  query MyTeaching($first: Int!, $after: String) {
+    myCourses(first: $first, after: $after) {
+      totalCount
+      edges {
+        cursor
+        node {
+          ...CourseFields
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`);
+
+export const CourseEditorDoc = graphql(`
+  query CourseEditor($id: ID!) {
+    course(id: $id) {
+      ...CourseFields
+      createdBy {
+        id
+      }
+      lessons {
+        ...LessonListFields
+      }
+    }
+  }
+`);
+
+export const CourseSalesDoc = graphql(`
+  query CourseSales($courseId: ID!) {
+    courseSales(courseId: $courseId) {
+      purchases
+      revenue
+    }
+  }
+`);
+
+export const AddLessonDoc = graphql(`
+  mutation AddLesson($courseId: ID!, $input: LessonInput!) {
+    addLesson(courseId: $courseId, input: $input) {
+      ...LessonListFields
+    }
+  }
+`);
+
+export const MoveLessonDoc = graphql(`
+  mutation MoveLesson($id: ID!, $position: Int!) {
+    moveLesson(id: $id, position: $position) {
+      ...LessonListFields
+    }
+  }
+`);
+
+export const RemoveLessonDoc = graphql(`
+  mutation RemoveLesson($id: ID!) {
+    removeLesson(id: $id)
+  }
+`);
