@@ -265,6 +265,9 @@ export const MyTeachingDoc = graphql(`
         cursor
         node {
           ...CourseFields
+          lessons {
+            ...LessonListFields
+          }
         }
       }
       pageInfo {
@@ -275,13 +278,13 @@ export const MyTeachingDoc = graphql(`
   }
 `);
 
+// course(id) shows drafts to admins only, so the editor takes an
+// instructor's own courses (drafts too) from myCourses, and course(id) for
+// the rest (an admin editing someone else's course).
 export const CourseEditorDoc = graphql(`
   query CourseEditor($id: ID!) {
     course(id: $id) {
       ...CourseFields
-      createdBy {
-        id
-      }
       lessons {
         ...LessonListFields
       }

@@ -14,7 +14,9 @@ import {
 import { PublishButton } from './CourseList';
 import { CreateCourse } from './CreateCourse';
 
-const PAGE_SIZE = 20;
+// The editor looks for its course in the first page (the same query, so one
+// request): keep it large.
+const PAGE_SIZE = 50;
 
 /**
  * Instructors (and admins): the courses they own, drafts included; a new
@@ -72,8 +74,8 @@ function TaughtPage(props: {
   selectedId: string | null;
   onSelect: (id: string) => void;
 }) {
-  // Course: an empty list holds none, and creating one must refetch it.
-  const context = useMemo(() => ({ additionalTypenames: ['Course'] }), []);
+  // An empty list holds no Course or Lesson, and creating one must refetch it.
+  const context = useMemo(() => ({ additionalTypenames: ['Course', 'Lesson'] }), []);
   const [{ data, fetching, error }] = useQuery({
     query: MyTeachingDoc,
     variables: { first: PAGE_SIZE, after: props.after },
@@ -128,24 +130,35 @@ function TaughtPage(props: {
 }
 
 function CourseEditor({ courseId, onView, onClose }: { courseId: string; onView: (id: string) => void; onClose: () => void }) {
-  const context = useMemo(() => ({ additionalTypenames: ['Lesson'] }), []);
-  const [{ data, fetching, error }] = useQuery({
+  const context = useMemo(() => ({ additionalTypenames: ['Course', 'Lesson'] }), []);
+  const [viewed] = useQuery({
     query: CourseEditorDoc,
     variables: { id: courseId },
     requestPolicy: 'cache-and-network',
     context,
   });
+  const [taught] = useQuery({
+    query: MyTeachingDoc,
+    variables: { first: PAGE_SIZE, after: null },
+    requestPolicy: 'cache-and-network',
+    context,
+  });
 
-  if (error && !data) {
-    return (
-      <p className="error" role="alert" data-testid="editor-error">
-        {errorMessage(error)}
-      </p>
-    );
+  const course =
+    viewed.data?.course ?? taught.data?.myCourses.edges.find((e) => e.node.id === courseId)?.node ?? null;
+  if (!course) {
+    if (viewed.fetching || taught.fetching || !viewed.data || !taught.data) {
+      const error = viewed.error ?? taught.error;
+      return error && !(viewed.fetching || taught.fetching) ? (
+        <p className="error" role="alert" data-testid="editor-error">
+          {errorMessage(error)}
+        </p>
+      ) : (
+        <p className="muted">Loading the course…</p>
+      );
+    }
+    return <p data-testid="editor-missing">This course is gone.</p>;
   }
-  if (!data) return fetching ? <p className="muted">Loading the course…</p> : null;
-  const course = data.course;
-  if (!course) return <p data-testid="editor-missing">This course is gone.</p>;
   const lessons = [...course.lessons].sort((a, b) => a.position - b.position);
 
   return (
@@ -165,9 +178,12 @@ function CourseEditor({ courseId, onView, onClose }: { courseId: string; onView:
               <PublishButton courseId={course.id} />
             </>
           )}
-          <button type="button" className="link" data-testid="editor-view" onClick={() => onView(course.id)}>
-            View as a student
-          </button>
+          {course.published && (
+            // course(id) shows a draft to admins only.
+            <button type="button" className="link" data-testid="editor-view" onClick={() => onView(course.id)}>
+              View as a student
+            </button>
+          )}
           <button type="button" className="link" data-testid="editor-close" onClick={onClose}>
             New course
           </button>
