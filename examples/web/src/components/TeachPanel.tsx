@@ -147,9 +147,11 @@ function CourseEditor({ courseId, onView, onClose }: { courseId: string; onView:
   const course =
     viewed.data?.course ?? taught.data?.myCourses.edges.find((e) => e.node.id === courseId)?.node ?? null;
   if (!course) {
-    if (viewed.fetching || taught.fetching || !viewed.data || !taught.data) {
+    // A just-created course is in neither until myCourses is fetched again.
+    const loading = viewed.fetching || taught.fetching || viewed.stale || taught.stale;
+    if (loading || !viewed.data || !taught.data) {
       const error = viewed.error ?? taught.error;
-      return error && !(viewed.fetching || taught.fetching) ? (
+      return error && !loading ? (
         <p className="error" role="alert" data-testid="editor-error">
           {errorMessage(error)}
         </p>
@@ -257,10 +259,14 @@ function EditorLesson({ lesson, first, last }: { lesson: LessonListFieldsFragmen
 }
 
 function Sales({ courseId }: { courseId: string }) {
+  // Another user's purchase reaches no cache here: the Refresh button asks
+  // again. Publishing (a Course) or a purchase in this tab refetch it.
+  const context = useMemo(() => ({ additionalTypenames: ['Course', 'Purchase'] }), []);
   const [{ data, fetching, error }, refetch] = useQuery({
     query: CourseSalesDoc,
     variables: { courseId },
     requestPolicy: 'cache-and-network',
+    context,
   });
   return (
     <div className="sales-summary" data-testid="course-sales">
