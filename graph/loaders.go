@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/vikstrous/dataloadgen"
@@ -14,7 +15,18 @@ import (
 type Loaders struct {
 	Users   *dataloadgen.Loader[string, user.User]
 	Courses *dataloadgen.Loader[string, course.Course]
+	// Course is keyed by course id and answers one course with the
+	// precise error (BAD_USER_INPUT for a malformed id, NOT_FOUND): the
+	// @auth grants' lookups. Keys are few (a root field's argument, the
+	// courses of the lessons in view), each read once per request.
+	Course *dataloadgen.Loader[string, course.Course]
+	// Bought is keyed by purchaseKey(user, course): whether the user bought
+	// the course. The @auth PURCHASER grant and viewerHasPurchased read it.
+	Bought *dataloadgen.Loader[string, bool]
 }
+
+// purchaseKey is a Bought loader key.
+func purchaseKey(userID, courseID string) string { return userID + ":" + courseID }
 
 type loadersKey struct{}
 
@@ -45,6 +57,46 @@ func (r *Resolver) WithLoaders(ctx context.Context) context.Context {
 				m[c.ID] = c
 			}
 			return m, err
+		}, dataloadgen.WithWait(batchWait), dataloadgen.WithBatchCapacity(maxBatch)),
+		Course: dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([]course.Course, []error) {
+			out := make([]course.Course, len(ids))
+			errs := make([]error, len(ids))
+			for i, id := range ids {
+				c, err := r.Catalog.Get(ctx, id, true)
+				switch {
+				case err != nil:
+					errs[i] = err
+				case c == nil:
+					errs[i] = errCourseNotFound
+				default:
+					out[i] = *c
+				}
+			}
+			return out, errs
+		}, dataloadgen.WithWait(batchWait), dataloadgen.WithBatchCapacity(maxBatch)),
+		Bought: dataloadgen.NewLoader(func(ctx context.Context, keys []string) ([]bool, []error) {
+			// Keys are "<user>:<course>"; one request has one viewer, so
+			// this is one batch read per user.
+			byUser := map[string][]string{}
+			for _, k := range keys {
+				u, c, _ := strings.Cut(k, ":")
+				byUser[u] = append(byUser[u], c)
+			}
+			bought := map[string]bool{}
+			for u, cs := range byUser {
+				m, err := r.Purchases.Bought(ctx, u, cs)
+				if err != nil {
+					return nil, []error{err}
+				}
+				for c, ok := range m {
+					bought[purchaseKey(u, c)] = ok
+				}
+			}
+			out := make([]bool, len(keys))
+			for i, k := range keys {
+				out[i] = bought[k]
+			}
+			return out, nil
 		}, dataloadgen.WithWait(batchWait), dataloadgen.WithBatchCapacity(maxBatch)),
 	}
 	return context.WithValue(ctx, loadersKey{}, l)

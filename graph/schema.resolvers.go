@@ -11,6 +11,7 @@ import (
 	"github.com/coursehub/coursehub/graph/model"
 	"github.com/coursehub/coursehub/internal/auth"
 	"github.com/coursehub/coursehub/internal/course"
+	"github.com/coursehub/coursehub/internal/lesson"
 	"github.com/coursehub/coursehub/internal/purchase"
 	"github.com/coursehub/coursehub/internal/user"
 )
@@ -24,9 +25,29 @@ func (r *courseResolver) CreatedBy(ctx context.Context, obj *course.Course) (*us
 	return &u, nil
 }
 
+// Lessons is the resolver for the lessons field.
+func (r *courseResolver) Lessons(ctx context.Context, obj *course.Course) ([]lesson.Lesson, error) {
+	return nil, errNotImplemented
+}
+
+// ViewerHasPurchased is the resolver for the viewerHasPurchased field.
+func (r *courseResolver) ViewerHasPurchased(ctx context.Context, obj *course.Course) (bool, error) {
+	return false, errNotImplemented
+}
+
+// Progress is the resolver for the progress field.
+func (r *courseResolver) Progress(ctx context.Context, obj *course.Course) (*lesson.Progress, error) {
+	return nil, errNotImplemented
+}
+
 // TotalCount is the resolver for the totalCount field.
 func (r *courseConnectionResolver) TotalCount(ctx context.Context, obj *model.CourseConnection) (int, error) {
 	return obj.Count(ctx)
+}
+
+// Completed is the resolver for the completed field.
+func (r *lessonResolver) Completed(ctx context.Context, obj *lesson.Lesson) (*bool, error) {
+	return nil, errNotImplemented
 }
 
 // Signup is the resolver for the signup field.
@@ -81,6 +102,31 @@ func (r *mutationResolver) CreateCourse(ctx context.Context, input course.Create
 // UpdateCourse is the resolver for the updateCourse field.
 func (r *mutationResolver) UpdateCourse(ctx context.Context, id string, input course.UpdateInput) (*course.Course, error) {
 	return ptr(r.Catalog.Update(ctx, id, input))
+}
+
+// AddLesson is the resolver for the addLesson field.
+func (r *mutationResolver) AddLesson(ctx context.Context, courseID string, input lesson.Input) (*lesson.Lesson, error) {
+	return nil, errNotImplemented
+}
+
+// UpdateLesson is the resolver for the updateLesson field.
+func (r *mutationResolver) UpdateLesson(ctx context.Context, id string, input lesson.UpdateInput) (*lesson.Lesson, error) {
+	return nil, errNotImplemented
+}
+
+// RemoveLesson is the resolver for the removeLesson field.
+func (r *mutationResolver) RemoveLesson(ctx context.Context, id string) (bool, error) {
+	return false, errNotImplemented
+}
+
+// MoveLesson is the resolver for the moveLesson field.
+func (r *mutationResolver) MoveLesson(ctx context.Context, id string, position int) (*lesson.Lesson, error) {
+	return nil, errNotImplemented
+}
+
+// CompleteLesson is the resolver for the completeLesson field.
+func (r *mutationResolver) CompleteLesson(ctx context.Context, id string) (*lesson.Lesson, error) {
+	return nil, errNotImplemented
 }
 
 // PurchaseCourse is the resolver for the purchaseCourse field.
@@ -206,6 +252,21 @@ func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string,
 	return model.NewSecurityEventConnection(page), nil
 }
 
+// Lesson is the resolver for the lesson field.
+func (r *queryResolver) Lesson(ctx context.Context, id string) (*lesson.Lesson, error) {
+	return nil, errNotImplemented
+}
+
+// MyCourses is the resolver for the myCourses field.
+func (r *queryResolver) MyCourses(ctx context.Context, first *int, after *string) (*model.CourseConnection, error) {
+	return nil, errNotImplemented
+}
+
+// CourseSales is the resolver for the courseSales field.
+func (r *queryResolver) CourseSales(ctx context.Context, courseID string) (*purchase.Sales, error) {
+	return nil, errNotImplemented
+}
+
 // TotalCount is the resolver for the totalCount field.
 func (r *securityEventConnectionResolver) TotalCount(ctx context.Context, obj *model.SecurityEventConnection) (int, error) {
 	return obj.Count(ctx)
@@ -227,6 +288,9 @@ func (r *Resolver) Course() CourseResolver { return &courseResolver{r} }
 // CourseConnection returns CourseConnectionResolver implementation.
 func (r *Resolver) CourseConnection() CourseConnectionResolver { return &courseConnectionResolver{r} }
 
+// Lesson returns LessonResolver implementation.
+func (r *Resolver) Lesson() LessonResolver { return &lessonResolver{r} }
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
@@ -247,6 +311,7 @@ func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionRes
 type (
 	courseResolver                  struct{ *Resolver }
 	courseConnectionResolver        struct{ *Resolver }
+	lessonResolver                  struct{ *Resolver }
 	mutationResolver                struct{ *Resolver }
 	purchaseResolver                struct{ *Resolver }
 	queryResolver                   struct{ *Resolver }

@@ -302,6 +302,7 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 		Purchases: purchase.NewService(purchaseStore, courses, bus),
 		Events:    bus,
 	}
+	resolver.Auth.WithSubjects(graph.NewSubjects(resolver))
 
 	if !cfg.CookieSecure {
 		logger.Warn("COOKIE_SECURE=false: cookies are sent over plain http; for local development only")

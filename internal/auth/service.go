@@ -88,6 +88,8 @@ type Service struct {
 	cfg     Config
 	// accounts is set by WithAccounts.
 	accounts *Accounts
+	// subjects is set by WithSubjects.
+	subjects Subjects
 	logger   *slog.Logger
 	now      func() time.Time
 }

@@ -61,7 +61,7 @@ func (s *Service) Recheck(ctx context.Context, v Viewer, rules []Rule) error {
 	}
 	for _, r := range rules {
 		// A subscription's root field has no parent object to own.
-		if err := r.admits(nil, now, nil); err != nil {
+		if err := r.admits(nil, subject{}, now, nil); err != nil {
 			return err
 		}
 	}

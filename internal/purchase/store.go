@@ -270,6 +270,39 @@ func (s *MongoStore) Find(ctx context.Context, userID, courseID string) (Purchas
 	return s.find(ctx, docKey(uid, cid))
 }
 
+// Bought returns which of courseIDs userID bought: one _id read per course
+// on the embedded database (run concurrently), one {_id: {$in}} query on
+// MongoDB. Never a scan; malformed ids are not bought.
+func (s *MongoStore) Bought(ctx context.Context, userID string, courseIDs []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(courseIDs))
+	uid, err := bson.ObjectIDFromHex(userID)
+	if err != nil {
+		return out, nil
+	}
+	keys := make([]any, 0, len(courseIDs))
+	for _, id := range courseIDs {
+		if cid, err := bson.ObjectIDFromHex(id); err == nil {
+			keys = append(keys, docKey(uid, cid))
+		}
+	}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	var docs []purchaseDoc
+	if s.byUser != nil {
+		docs, err = mongodb.FindEachByID[purchaseDoc](ctx, s.coll, keys)
+	} else {
+		docs, err = s.findDocs(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}}}, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
+		out[d.CourseID.Hex()] = true
+	}
+	return out, nil
+}
+
 func (s *MongoStore) find(ctx context.Context, key string) (Purchase, error) {
 	var d purchaseDoc
 	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&d)

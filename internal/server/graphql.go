@@ -33,9 +33,10 @@ func newGraphQLHandler(d Deps) *handler.Server {
 	cfg := graph.Config{
 		Resolvers: d.Resolver,
 		Directives: graph.DirectiveRoot{
-			Auth: func(ctx context.Context, obj any, next graphql.Resolver, requires *user.Role, allowOwner bool) (any, error) {
-				release := trackSubscription(ctx, auth.NewRule(requires, allowOwner))
-				res, err := d.Resolver.Auth.Directive(ctx, obj, next, requires, allowOwner)
+			Auth: func(ctx context.Context, obj any, next graphql.Resolver, requires *user.Role, allowOwner bool, anyOf []auth.Grant, courseArg, lessonArg *string) (any, error) {
+				rule := auth.NewRule(requires, allowOwner).WithGrants(anyOf, courseArg, lessonArg)
+				release := trackSubscription(ctx, rule)
+				res, err := d.Resolver.Auth.Directive(ctx, obj, next, rule)
 				if err != nil {
 					release()
 					closeOnRefusal(ctx, err)
