@@ -3,11 +3,13 @@ package graph
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/coursehub/coursehub/internal/course"
+	"github.com/coursehub/coursehub/internal/lesson"
 	"github.com/coursehub/coursehub/internal/user"
 )
 
@@ -23,6 +25,23 @@ type Loaders struct {
 	// Bought is keyed by purchaseKey(user, course): whether the user bought
 	// the course. The @auth PURCHASER grant and viewerHasPurchased read it.
 	Bought *dataloadgen.Loader[string, bool]
+	// CourseLessons is keyed by course id: the course's lessons in order.
+	CourseLessons *dataloadgen.Loader[string, []lesson.Lesson]
+	// Completed is keyed by progressKey(user, lesson).
+	Completed *dataloadgen.Loader[string, bool]
+}
+
+// progressKey is a Completed loader key.
+func progressKey(userID, lessonID string) string { return userID + ":" + lessonID }
+
+// splitKeys groups "<user>:<x>" keys by user.
+func splitKeys(keys []string) map[string][]string {
+	byUser := map[string][]string{}
+	for _, k := range keys {
+		u, x, _ := strings.Cut(k, ":")
+		byUser[u] = append(byUser[u], x)
+	}
+	return byUser
 }
 
 // purchaseKey is a Bought loader key.
@@ -77,13 +96,8 @@ func (r *Resolver) WithLoaders(ctx context.Context) context.Context {
 		Bought: dataloadgen.NewLoader(func(ctx context.Context, keys []string) ([]bool, []error) {
 			// Keys are "<user>:<course>"; one request has one viewer, so
 			// this is one batch read per user.
-			byUser := map[string][]string{}
-			for _, k := range keys {
-				u, c, _ := strings.Cut(k, ":")
-				byUser[u] = append(byUser[u], c)
-			}
 			bought := map[string]bool{}
-			for u, cs := range byUser {
+			for u, cs := range splitKeys(keys) {
 				m, err := r.Purchases.Bought(ctx, u, cs)
 				if err != nil {
 					return nil, []error{err}
@@ -95,6 +109,39 @@ func (r *Resolver) WithLoaders(ctx context.Context) context.Context {
 			out := make([]bool, len(keys))
 			for i, k := range keys {
 				out[i] = bought[k]
+			}
+			return out, nil
+		}, dataloadgen.WithWait(batchWait), dataloadgen.WithBatchCapacity(maxBatch)),
+		CourseLessons: dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([][]lesson.Lesson, []error) {
+			// Each course's outline is its own document: the courses are
+			// read concurrently, each in a few _id reads.
+			out := make([][]lesson.Lesson, len(ids))
+			errs := make([]error, len(ids))
+			var wg sync.WaitGroup
+			for i, id := range ids {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					out[i], errs[i] = r.Curriculum.OfCourse(ctx, id)
+				}()
+			}
+			wg.Wait()
+			return out, errs
+		}, dataloadgen.WithWait(batchWait), dataloadgen.WithBatchCapacity(maxBatch)),
+		Completed: dataloadgen.NewLoader(func(ctx context.Context, keys []string) ([]bool, []error) {
+			done := map[string]bool{}
+			for u, ls := range splitKeys(keys) {
+				m, err := r.Curriculum.Completed(ctx, u, ls)
+				if err != nil {
+					return nil, []error{err}
+				}
+				for l, ok := range m {
+					done[progressKey(u, l)] = ok
+				}
+			}
+			out := make([]bool, len(keys))
+			for i, k := range keys {
+				out[i] = done[k]
 			}
 			return out, nil
 		}, dataloadgen.WithWait(batchWait), dataloadgen.WithBatchCapacity(maxBatch)),

@@ -27,17 +27,29 @@ func (r *courseResolver) CreatedBy(ctx context.Context, obj *course.Course) (*us
 
 // Lessons is the resolver for the lessons field.
 func (r *courseResolver) Lessons(ctx context.Context, obj *course.Course) ([]lesson.Lesson, error) {
-	return nil, errNotImplemented
+	return loadersFor(ctx).CourseLessons.Load(ctx, obj.ID)
 }
 
 // ViewerHasPurchased is the resolver for the viewerHasPurchased field.
 func (r *courseResolver) ViewerHasPurchased(ctx context.Context, obj *course.Course) (bool, error) {
-	return false, errNotImplemented
+	v, ok := r.Auth.OptionalViewer(ctx)
+	if !ok {
+		return false, nil
+	}
+	return loadersFor(ctx).Bought.Load(ctx, purchaseKey(v.User.ID, obj.ID))
 }
 
 // Progress is the resolver for the progress field.
 func (r *courseResolver) Progress(ctx context.Context, obj *course.Course) (*lesson.Progress, error) {
-	return nil, errNotImplemented
+	v, ok := r.Auth.OptionalViewer(ctx)
+	if !ok {
+		return nil, nil
+	}
+	bought, err := loadersFor(ctx).Bought.Load(ctx, purchaseKey(v.User.ID, obj.ID))
+	if err != nil || !bought {
+		return nil, err
+	}
+	return ptr(r.Curriculum.Progress(ctx, v.User.ID, obj.ID))
 }
 
 // TotalCount is the resolver for the totalCount field.
@@ -47,7 +59,11 @@ func (r *courseConnectionResolver) TotalCount(ctx context.Context, obj *model.Co
 
 // Completed is the resolver for the completed field.
 func (r *lessonResolver) Completed(ctx context.Context, obj *lesson.Lesson) (*bool, error) {
-	return nil, errNotImplemented
+	v, ok := r.Auth.OptionalViewer(ctx)
+	if !ok {
+		return nil, nil
+	}
+	return ptr(loadersFor(ctx).Completed.Load(ctx, progressKey(v.User.ID, obj.ID)))
 }
 
 // Signup is the resolver for the signup field.
@@ -106,27 +122,31 @@ func (r *mutationResolver) UpdateCourse(ctx context.Context, id string, input co
 
 // AddLesson is the resolver for the addLesson field.
 func (r *mutationResolver) AddLesson(ctx context.Context, courseID string, input lesson.Input) (*lesson.Lesson, error) {
-	return nil, errNotImplemented
+	return ptr(r.Curriculum.Add(ctx, courseID, input))
 }
 
 // UpdateLesson is the resolver for the updateLesson field.
 func (r *mutationResolver) UpdateLesson(ctx context.Context, id string, input lesson.UpdateInput) (*lesson.Lesson, error) {
-	return nil, errNotImplemented
+	return ptr(r.Curriculum.Update(ctx, id, input))
 }
 
 // RemoveLesson is the resolver for the removeLesson field.
 func (r *mutationResolver) RemoveLesson(ctx context.Context, id string) (bool, error) {
-	return false, errNotImplemented
+	return done(r.Curriculum.Remove(ctx, id))
 }
 
 // MoveLesson is the resolver for the moveLesson field.
 func (r *mutationResolver) MoveLesson(ctx context.Context, id string, position int) (*lesson.Lesson, error) {
-	return nil, errNotImplemented
+	return ptr(r.Curriculum.Move(ctx, id, position))
 }
 
 // CompleteLesson is the resolver for the completeLesson field.
 func (r *mutationResolver) CompleteLesson(ctx context.Context, id string) (*lesson.Lesson, error) {
-	return nil, errNotImplemented
+	v, err := r.Auth.Viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return ptr(r.Curriculum.Complete(ctx, v.User.ID, id))
 }
 
 // PurchaseCourse is the resolver for the purchaseCourse field.
@@ -254,17 +274,27 @@ func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string,
 
 // Lesson is the resolver for the lesson field.
 func (r *queryResolver) Lesson(ctx context.Context, id string) (*lesson.Lesson, error) {
-	return nil, errNotImplemented
+	return r.visibleLesson(ctx, id)
 }
 
 // MyCourses is the resolver for the myCourses field.
 func (r *queryResolver) MyCourses(ctx context.Context, first *int, after *string) (*model.CourseConnection, error) {
-	return nil, errNotImplemented
+	v, err := r.Auth.Viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.Catalog.ListByCreator(ctx, v.User.ID, pageSize(first), after)
+	if err != nil {
+		return nil, err
+	}
+	return model.NewCourseConnection(page, func(ctx context.Context) (int, error) {
+		return r.Catalog.CountByCreator(ctx, v.User.ID)
+	}), nil
 }
 
 // CourseSales is the resolver for the courseSales field.
 func (r *queryResolver) CourseSales(ctx context.Context, courseID string) (*purchase.Sales, error) {
-	return nil, errNotImplemented
+	return ptr(r.Purchases.Sales(ctx, courseID))
 }
 
 // TotalCount is the resolver for the totalCount field.

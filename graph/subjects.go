@@ -32,7 +32,7 @@ var errCourseNotFound = apperr.New(apperr.NotFound, "course not found")
 // LessonCourse returns the course of a lesson.
 // Errors: BAD_USER_INPUT (malformed id), NOT_FOUND.
 func (s Subjects) LessonCourse(ctx context.Context, lessonID string) (string, error) {
-	return "", errNotImplemented
+	return s.r.Curriculum.CourseID(ctx, lessonID)
 }
 
 // Purchased reports whether userID bought courseID.

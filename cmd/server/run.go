@@ -19,6 +19,7 @@ import (
 	"github.com/coursehub/coursehub/internal/config"
 	"github.com/coursehub/coursehub/internal/course"
 	"github.com/coursehub/coursehub/internal/events"
+	"github.com/coursehub/coursehub/internal/lesson"
 	"github.com/coursehub/coursehub/internal/mail"
 	"github.com/coursehub/coursehub/internal/mongodb"
 	"github.com/coursehub/coursehub/internal/purchase"
@@ -253,6 +254,7 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 	sessionStore := auth.NewStore(db.Database, lookups)
 	courseStore := course.NewMongoStore(db.Database, lookups)
 	purchaseStore := purchase.NewMongoStore(db.Database, lookups)
+	lessonStore := lesson.NewMongoStore(db.Database, lookups)
 	limiter := auth.NewLimiter(db.Database, lookups)
 
 	passwords, err := auth.NewPasswords(cfg.BcryptCost, cfg.BcryptConcurrency)
@@ -297,10 +299,11 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 			AppURL: cfg.AppURL, ResetTTL: cfg.ResetTokenTTL, VerifyTTL: cfg.VerifyTokenTTL,
 			RequireVerifiedToBuy: cfg.RequireVerifiedEmailToBuy,
 		}),
-		Users:     users,
-		Catalog:   courses,
-		Purchases: purchase.NewService(purchaseStore, courses, bus),
-		Events:    bus,
+		Users:      users,
+		Catalog:    courses,
+		Purchases:  purchase.NewService(purchaseStore, courses, bus),
+		Curriculum: lesson.NewService(lessonStore),
+		Events:     bus,
 	}
 	resolver.Auth.WithSubjects(graph.NewSubjects(resolver))
 
@@ -310,12 +313,13 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 	setup := func(ctx context.Context) error {
 		if err := db.IndexIDs(ctx, "users", "user_emails", "courses", "purchases",
 			"sessions", "refresh_tokens", "rate_events", "migrations", "versions",
-			"account_tokens", "mail_queue", "mail_claims", "mail_discarded", "security_events"); err != nil {
+			"account_tokens", "mail_queue", "mail_claims", "mail_discarded", "security_events",
+			lesson.LessonsCollection, lesson.OutlinesCollection, lesson.ProgressCollection); err != nil {
 			return err
 		}
 		for _, s := range []interface {
 			EnsureIndexes(context.Context, *slog.Logger) error
-		}{userStore, sessionStore, courseStore, purchaseStore, limiter, mailQueue, accountTokens, securityLog} {
+		}{userStore, sessionStore, courseStore, purchaseStore, lessonStore, limiter, mailQueue, accountTokens, securityLog} {
 			if err := s.EnsureIndexes(ctx, logger); err != nil {
 				return err
 			}

@@ -55,6 +55,8 @@ type Store interface {
 	// Bought returns which of courseIDs userID bought, by _id reads
 	// (never a scan).
 	Bought(ctx context.Context, userID string, courseIDs []string) (map[string]bool, error)
+	// Sales counts a course's purchases and sums what they paid.
+	Sales(ctx context.Context, courseID string) (Sales, error)
 	// Find returns a user's purchase of a course. Errors: NOT_FOUND.
 	Find(ctx context.Context, userID, courseID string) (Purchase, error)
 	// List returns a newest-first page of a user's purchases.

@@ -101,3 +101,8 @@ func (s *Service) Count(ctx context.Context, userID string) (int, error) {
 func (s *Service) Bought(ctx context.Context, userID string, courseIDs []string) (map[string]bool, error) {
 	return s.store.Bought(ctx, userID, courseIDs)
 }
+
+// Sales returns what courseID has sold.
+func (s *Service) Sales(ctx context.Context, courseID string) (Sales, error) {
+	return s.store.Sales(ctx, courseID)
+}

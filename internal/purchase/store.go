@@ -63,6 +63,9 @@ type MongoStore struct {
 	// byUser is the in-process index (InProcessIndexes only): user id ->
 	// that user's purchases, sorted by pid.
 	byUser *memindex.Index[Purchase]
+	// byCourse is the other in-process index (InProcessIndexes only):
+	// course id -> what each purchase of it paid, for a course's sales.
+	byCourse *memindex.Index[int64]
 }
 
 var _ Store = (*MongoStore)(nil)
@@ -73,6 +76,7 @@ func NewMongoStore(db *mongo.Database, lookups mongodb.Lookups) *MongoStore {
 	s := &MongoStore{db: db, coll: db.Collection("purchases")}
 	if lookups == mongodb.InProcessIndexes {
 		s.byUser = memindex.New[Purchase]()
+		s.byCourse = memindex.New[int64]()
 	}
 	return s
 }
@@ -88,6 +92,10 @@ func (s *MongoStore) EnsureIndexes(ctx context.Context, logger *slog.Logger) err
 		return mongodb.CreateIndexes(ctx, s.coll, logger, mongo.IndexModel{
 			Keys:    bson.D{{Key: "userId", Value: 1}, {Key: "pid", Value: -1}},
 			Options: options.Index().SetName("user_pid"),
+		}, mongo.IndexModel{
+			// Covers a course's sales: the sum reads index keys only.
+			Keys:    bson.D{{Key: "courseId", Value: 1}, {Key: "pricePaid", Value: 1}},
+			Options: options.Index().SetName("course_pricePaid"),
 		})
 	}
 	docs, err := s.findDocs(ctx, bson.D{}, nil)
@@ -138,7 +146,75 @@ func (s *MongoStore) migrate(ctx context.Context) error {
 func (s *MongoStore) index(p Purchase) {
 	if s.byUser != nil {
 		s.byUser.Put(p.UserID, memindex.Entry[Purchase]{ID: p.ID, Sort: p.ID, Value: p})
+		s.byCourse.Put(p.CourseID, memindex.Entry[int64]{ID: p.ID, Sort: p.ID, Value: int64(p.PricePaid)})
 	}
+}
+
+// Sales counts a course's purchases and sums what they paid. On MongoDB
+// it is one aggregation over the {courseId, pricePaid} index (it reads
+// one index key per purchase of the course, no documents); on the embedded
+// database it adds up the in-process index (no database call; the same
+// work in memory). Purchases are insert-only, so neither needs a counter,
+// which the embedded database could not $inc atomically anyway. For very
+// large courses a per-course running total (insert-only records per
+// period, summed) would bound the work; not needed at this scale.
+func (s *MongoStore) Sales(ctx context.Context, courseID string) (Sales, error) {
+	cid, err := bson.ObjectIDFromHex(courseID)
+	if err != nil {
+		return Sales{}, nil
+	}
+	if s.byCourse != nil {
+		if err := s.refillCourse(ctx, cid); err != nil {
+			return Sales{}, err
+		}
+		var out Sales
+		for _, e := range s.byCourse.Entries(courseID) {
+			out.Purchases++
+			out.Revenue += int(e.Value)
+		}
+		return out, nil
+	}
+	cur, err := s.coll.Aggregate(ctx, mongo.Pipeline{
+		{{Key: "$match", Value: bson.D{{Key: "courseId", Value: cid}}}},
+		{{Key: "$group", Value: bson.D{
+			{Key: "_id", Value: nil},
+			{Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}},
+			{Key: "revenue", Value: bson.D{{Key: "$sum", Value: "$pricePaid"}}},
+		}}},
+	})
+	if err != nil {
+		return Sales{}, fmt.Errorf("purchases: sales: %w", err)
+	}
+	var rows []struct {
+		N       int64 `bson:"n"`
+		Revenue int64 `bson:"revenue"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return Sales{}, fmt.Errorf("purchases: sales: %w", err)
+	}
+	if len(rows) == 0 {
+		return Sales{}, nil
+	}
+	return Sales{Purchases: int(rows[0].N), Revenue: int(rows[0].Revenue)}, nil
+}
+
+// refillCourse rereads a stale course's purchases (after an insert of
+// unknown outcome whose fate could not be learnt: the one scan, then only).
+func (s *MongoStore) refillCourse(ctx context.Context, cid bson.ObjectID) error {
+	mark, stale := s.byCourse.Stale(cid.Hex())
+	if !stale {
+		return nil
+	}
+	docs, err := s.findDocs(ctx, bson.D{{Key: "courseId", Value: cid}}, nil)
+	if err != nil {
+		return err
+	}
+	es := make([]memindex.Entry[int64], len(docs))
+	for i, d := range docs {
+		es[i] = memindex.Entry[int64]{ID: d.PID.Hex(), Sort: d.PID.Hex(), Value: d.PricePaid}
+	}
+	s.byCourse.Refill(cid.Hex(), mark, es)
+	return nil
 }
 
 // settleDelay is how long after an insert of unknown outcome its fate is
@@ -151,7 +227,7 @@ const settleDelay = 500 * time.Millisecond
 // index entry marked stale, so that its next reader refills it: on the
 // embedded database a refill decodes the whole collection, and under load
 // (every request cut off when a client goes away) refills would pile up.
-func (s *MongoStore) settle(key, userID string) {
+func (s *MongoStore) settle(key, userID, courseID string) {
 	time.AfterFunc(settleDelay, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -163,6 +239,7 @@ func (s *MongoStore) settle(key, userID string) {
 			// Not applied: nothing to learn.
 		default:
 			s.byUser.MarkStale(userID)
+			s.byCourse.MarkStale(courseID)
 		}
 	})
 }
@@ -201,7 +278,7 @@ func (s *MongoStore) Insert(ctx context.Context, p Purchase) (Purchase, bool, er
 		// may still have been applied.
 		if mongodb.IsUnavailable(err) || ctx.Err() != nil {
 			if s.byUser != nil {
-				s.settle(key, p.UserID)
+				s.settle(key, p.UserID, p.CourseID)
 			}
 			return Purchase{}, false, outcomeUnknown(err)
 		}

@@ -1,0 +1,234 @@
+package lesson_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/coursehub/coursehub/internal/apperr"
+	"github.com/coursehub/coursehub/internal/lesson"
+	"github.com/coursehub/coursehub/internal/mongodb"
+	"github.com/coursehub/coursehub/internal/mongodb/mongotest"
+)
+
+func TestMain(m *testing.M) { mongotest.Main(m) }
+
+func newService(t *testing.T) *lesson.Service {
+	t.Helper()
+	return lesson.NewService(lesson.NewMongoStore(mongotest.NewDatabase(t), mongodb.InProcessIndexes))
+}
+
+func in(title string) lesson.Input { return lesson.Input{Title: title, Body: "body of " + title} }
+
+// checkDense fails unless courseID's lessons are at positions 1..want.
+func checkDense(t *testing.T, svc *lesson.Service, courseID string, want int) []lesson.Lesson {
+	t.Helper()
+	ls, err := svc.OfCourse(context.Background(), courseID)
+	if err != nil {
+		t.Fatalf("OfCourse: %v", err)
+	}
+	if len(ls) != want {
+		t.Fatalf("%d lessons, want %d", len(ls), want)
+	}
+	seen := map[string]bool{}
+	for i, l := range ls {
+		if l.Position != i+1 {
+			t.Errorf("lesson %d has position %d", i, l.Position)
+		}
+		if seen[l.ID] {
+			t.Errorf("lesson %s twice", l.ID)
+		}
+		seen[l.ID] = true
+	}
+	return ls
+}
+
+func titles(ls []lesson.Lesson) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.Title
+	}
+	return out
+}
+
+func TestLessonOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("AddMoveRemove", func(t *testing.T) {
+		t.Parallel()
+		svc := newService(t)
+		cid := bson.NewObjectID().Hex()
+		var ids []string
+		for _, n := range []string{"a", "b", "c", "d"} {
+			l, err := svc.Add(ctx, cid, in(n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Position != len(ids)+1 {
+				t.Errorf("%s added at %d, want %d", n, l.Position, len(ids)+1)
+			}
+			ids = append(ids, l.ID)
+		}
+		m, err := svc.Move(ctx, ids[3], 1)
+		if err != nil || m.Position != 1 {
+			t.Fatalf("Move = %d, %v", m.Position, err)
+		}
+		if got := titles(checkDense(t, svc, cid, 4)); !slices.Equal(got, []string{"d", "a", "b", "c"}) {
+			t.Errorf("after move: %q", got)
+		}
+		if err := svc.Remove(ctx, ids[0]); err != nil {
+			t.Fatal(err)
+		}
+		if got := titles(checkDense(t, svc, cid, 3)); !slices.Equal(got, []string{"d", "b", "c"}) {
+			t.Errorf("after remove: %q", got)
+		}
+		if _, err := svc.Get(ctx, ids[0]); !apperr.IsCode(err, apperr.NotFound) {
+			t.Errorf("removed lesson: %v, want NOT_FOUND", err)
+		}
+		for _, p := range []int{0, 4, -1} {
+			_, err := svc.Move(ctx, ids[1], p)
+			if ae, ok := apperr.As(err); !ok || ae.Code != apperr.BadUserInput || ae.Field != "position" {
+				t.Errorf("Move to %d: %v, want BAD_USER_INPUT on position", p, err)
+			}
+		}
+	})
+
+	t.Run("ManyVersions", func(t *testing.T) {
+		// Many versions: readers still find the latest one.
+		t.Parallel()
+		svc := newService(t)
+		cid := bson.NewObjectID().Hex()
+		a, _ := svc.Add(ctx, cid, in("a"))
+		if _, err := svc.Add(ctx, cid, in("b")); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 40 {
+			if _, err := svc.Move(ctx, a.ID, 1+(i%2)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		checkDense(t, svc, cid, 2)
+	})
+
+	t.Run("Concurrent", func(t *testing.T) {
+		// 20 goroutines add and move at once: every call succeeds or
+		// fails clearly, and the positions end 1..n, dense and unique.
+		t.Parallel()
+		svc := newService(t)
+		cid := bson.NewObjectID().Hex()
+		var seed []string
+		for i := range 5 {
+			l, err := svc.Add(ctx, cid, in(fmt.Sprintf("seed%d", i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			seed = append(seed, l.ID)
+		}
+		const workers = 20
+		var wg sync.WaitGroup
+		errs := make([]error, workers)
+		added := make([]bool, workers)
+		start := time.Now()
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if w%2 == 0 {
+					_, errs[w] = svc.Add(ctx, cid, in(fmt.Sprintf("w%d", w)))
+					added[w] = errs[w] == nil
+				} else {
+					_, errs[w] = svc.Move(ctx, seed[w%len(seed)], 1+w%5)
+				}
+			}()
+		}
+		wg.Wait()
+		t.Logf("%d concurrent adds and moves took %v", workers, time.Since(start))
+		n, conflicts := len(seed), 0
+		for w, err := range errs {
+			if err != nil && apperr.CodeOf(err) != apperr.Conflict {
+				t.Errorf("worker %d: %v", w, err)
+			}
+			if err != nil {
+				conflicts++
+			}
+			if added[w] {
+				n++
+			}
+		}
+		t.Logf("%d calls answered CONFLICT", conflicts)
+		ls := checkDense(t, svc, cid, n)
+		for _, id := range seed {
+			if !slices.ContainsFunc(ls, func(l lesson.Lesson) bool { return l.ID == id }) {
+				t.Errorf("seed lesson %s lost", id)
+			}
+		}
+	})
+}
+
+func TestLessonValidation(t *testing.T) {
+	t.Parallel()
+	svc := newService(t)
+	ctx := context.Background()
+	cid := bson.NewObjectID().Hex()
+	big := make([]byte, lesson.MaxBodyBytes+1)
+	for i := range big {
+		big[i] = 'x'
+	}
+	bad := func(s string) *string { return &s }
+	neg := -1
+	for _, tc := range []struct {
+		name  string
+		in    lesson.Input
+		field string
+	}{
+		{"EmptyTitle", lesson.Input{Title: "  ", Body: "b"}, "title"},
+		{"EmptyBody", lesson.Input{Title: "t", Body: " "}, "body"},
+		{"BodyTooBig", lesson.Input{Title: "t", Body: string(big)}, "body"},
+		{"VideoNotHTTP", lesson.Input{Title: "t", Body: "b", VideoURL: bad("javascript:alert(1)")}, "videoUrl"},
+		{"VideoRelative", lesson.Input{Title: "t", Body: "b", VideoURL: bad("/v.mp4")}, "videoUrl"},
+		{"NegativeDuration", lesson.Input{Title: "t", Body: "b", DurationMinutes: &neg}, "durationMinutes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := svc.Add(ctx, cid, tc.in)
+			if ae, ok := apperr.As(err); !ok || ae.Code != apperr.BadUserInput || ae.Field != tc.field {
+				t.Errorf("Add: %v, want BAD_USER_INPUT on %s", err, tc.field)
+			}
+		})
+	}
+	t.Run("OKBodyAtLimit", func(t *testing.T) {
+		if _, err := svc.Add(ctx, cid, lesson.Input{Title: "t", Body: string(big[1:]), VideoURL: bad("https://v.example/a.mp4")}); err != nil {
+			t.Errorf("Add: %v", err)
+		}
+	})
+}
+
+func TestLessonProgress(t *testing.T) {
+	t.Parallel()
+	svc := newService(t)
+	ctx := context.Background()
+	cid := bson.NewObjectID().Hex()
+	uid := bson.NewObjectID().Hex()
+	a, _ := svc.Add(ctx, cid, in("a"))
+	if _, err := svc.Add(ctx, cid, in("b")); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // idempotent
+		if _, err := svc.Complete(ctx, uid, a.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := svc.Progress(ctx, uid, cid)
+	if err != nil || p != (lesson.Progress{CompletedLessons: 1, TotalLessons: 2}) {
+		t.Errorf("Progress = %+v, %v", p, err)
+	}
+	other, err := svc.Progress(ctx, bson.NewObjectID().Hex(), cid)
+	if err != nil || other.CompletedLessons != 0 {
+		t.Errorf("another user's progress = %+v, %v", other, err)
+	}
+}
