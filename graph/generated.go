@@ -1407,7 +1407,7 @@ type Query {
   me: User! @auth
   "Published courses, newest first; admins see unpublished ones too. ` + "`" + `first` + "`" + ` is 1 to 100."
   courses(first: Int = 20, after: String): CourseConnection! @public
-  "Null when missing, or unpublished for a non-admin."
+  "Null when missing, or unpublished for anyone but admins and its instructor."
   course(id: ID!): Course @public
   "The caller's purchased courses, newest purchase first."
   purchasedCourses(first: Int = 20, after: String): CourseConnection! @auth

@@ -319,6 +319,22 @@ func TestLessonRules(t *testing.T) {
 		}
 	})
 
+	t.Run("DraftVisibleToItsInstructor", func(t *testing.T) {
+		q := `query($id: ID!) { course(id: $id) { title lessons { title } } }`
+		for _, tok := range []string{"", w.b, w.stranger} {
+			r := s.post(t, tok, q, map[string]any{"id": w.draft}).mustNoErrors(t)
+			if !strings.Contains(r.Raw, `"course":null`) {
+				t.Errorf("a draft is visible: %s", r.Raw)
+			}
+		}
+		for _, tok := range []string{w.a, w.admin} {
+			r := s.post(t, tok, q, map[string]any{"id": w.draft}).mustNoErrors(t)
+			if !strings.Contains(r.Raw, `"title":"Secret"`) {
+				t.Errorf("owner or admin cannot see the draft: %s", r.Raw)
+			}
+		}
+	})
+
 	t.Run("LessonQueryVisibility", func(t *testing.T) {
 		q := `query($id: ID!) { lesson(id: $id) { id title position } }`
 		for _, tok := range []string{"", w.b, w.stranger} {
