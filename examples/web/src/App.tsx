@@ -48,6 +48,8 @@ export function App() {
   // cached for one user is ever shown to the next.
   const userKey = auth.user?.id ?? 'anonymous';
   const client = useMemo(() => createUrqlClient(), [userKey]);
+  // Nor is the course one user was editing opened in the next one's editor.
+  useEffect(() => setEditingId(null), [userKey]);
 
   // Leave views the viewer may no longer see (signed out here or in another tab).
   useEffect(() => {

@@ -115,8 +115,9 @@ export const CoursesDoc = graphql(`
   }
 `);
 
-// The schema has no "has the viewer bought this course?" field, so the list
-// marks owned courses from the ids of the viewer's purchases.
+// The catalogue's query asks for no per-viewer field (such as
+// Course.viewerHasPurchased, which the lesson view uses), so the list marks
+// owned courses from the ids of the viewer's purchases.
 export const OwnedCourseIdsDoc = graphql(`
   query OwnedCourseIds {
     purchasedCourses(first: 100) {
