@@ -215,6 +215,8 @@ type CourseConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.CourseConnection) (int, error)
 }
 type LessonResolver interface {
+	Body(ctx context.Context, obj *lesson.Lesson) (*string, error)
+
 	Completed(ctx context.Context, obj *lesson.Lesson) (*bool, error)
 }
 type MutationResolver interface {
@@ -3261,7 +3263,7 @@ func (ec *executionContext) _Lesson_body(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Lesson_body(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Body, nil
+			return ec.Resolvers.Lesson().Body(ctx, obj)
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -3269,21 +3271,21 @@ func (ec *executionContext) _Lesson_body(ctx context.Context, field graphql.Coll
 			directive1 := func(ctx context.Context) (any, error) {
 				requires, err := ec.unmarshalORole2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋuserᚐRole(ctx, "USER")
 				if err != nil {
-					var zeroVal string
+					var zeroVal *string
 					return zeroVal, err
 				}
 				allowOwner, err := ec.unmarshalNBoolean2bool(ctx, false)
 				if err != nil {
-					var zeroVal string
+					var zeroVal *string
 					return zeroVal, err
 				}
 				anyOf, err := ec.unmarshalOGrant2ᚕgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrantᚄ(ctx, []any{"PREVIEW", "PURCHASER", "OWNER", "ADMIN"})
 				if err != nil {
-					var zeroVal string
+					var zeroVal *string
 					return zeroVal, err
 				}
 				if ec.Directives.Auth == nil {
-					var zeroVal string
+					var zeroVal *string
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
 				return ec.Directives.Auth(ctx, obj, directive0, requires, allowOwner, anyOf, nil, nil)
@@ -3292,15 +3294,15 @@ func (ec *executionContext) _Lesson_body(ctx context.Context, field graphql.Coll
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_Lesson_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Lesson", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Lesson", field, true, true, "String")
 }
 
 func (ec *executionContext) _Lesson_videoUrl(ctx context.Context, field graphql.CollectedField, obj *lesson.Lesson) (ret graphql.Marshaler) {
@@ -8182,10 +8184,11 @@ func (ec *executionContext) _Lesson(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "body":
-			out.Values[i] = ec._Lesson_body(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Lesson_body(ctx, field, obj)
+				})
 		case "videoUrl":
 			out.Values[i] = ec._Lesson_videoUrl(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {

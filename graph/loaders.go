@@ -27,6 +27,8 @@ type Loaders struct {
 	Bought *dataloadgen.Loader[string, bool]
 	// CourseLessons is keyed by course id: the course's lessons in order.
 	CourseLessons *dataloadgen.Loader[string, []lesson.Lesson]
+	// LessonBodies is keyed by lesson id: the bodies that lists leave out.
+	LessonBodies *dataloadgen.Loader[string, string]
 	// Completed is keyed by progressKey(user, lesson).
 	Completed *dataloadgen.Loader[string, bool]
 }
@@ -127,6 +129,9 @@ func (r *Resolver) WithLoaders(ctx context.Context) context.Context {
 			}
 			wg.Wait()
 			return out, errs
+		}, dataloadgen.WithWait(batchWait), dataloadgen.WithBatchCapacity(maxBatch)),
+		LessonBodies: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []string) (map[string]string, error) {
+			return r.Curriculum.Bodies(ctx, ids)
 		}, dataloadgen.WithWait(batchWait), dataloadgen.WithBatchCapacity(maxBatch)),
 		Completed: dataloadgen.NewLoader(func(ctx context.Context, keys []string) ([]bool, []error) {
 			done := map[string]bool{}

@@ -57,6 +57,14 @@ func (r *courseConnectionResolver) TotalCount(ctx context.Context, obj *model.Co
 	return obj.Count(ctx)
 }
 
+// Body is the resolver for the body field.
+func (r *lessonResolver) Body(ctx context.Context, obj *lesson.Lesson) (*string, error) {
+	if obj.HasBody {
+		return &obj.Body, nil
+	}
+	return ptr(loadersFor(ctx).LessonBodies.Load(ctx, obj.ID))
+}
+
 // Completed is the resolver for the completed field.
 func (r *lessonResolver) Completed(ctx context.Context, obj *lesson.Lesson) (*bool, error) {
 	v, ok := r.Auth.OptionalViewer(ctx)

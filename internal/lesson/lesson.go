@@ -13,8 +13,10 @@ type Lesson struct {
 	Position        int
 	DurationMinutes *int
 	// Preview lessons are open to everyone.
-	Preview   bool
+	Preview bool
+	// Body is set when HasBody: lists leave it out (Service.Bodies).
 	Body      string
+	HasBody   bool
 	VideoURL  *string
 	UpdatedAt time.Time
 }

@@ -13,6 +13,7 @@ type Store interface {
 	Remove(ctx context.Context, courseID, lessonID string) error
 	ByID(ctx context.Context, id string) (Lesson, error)
 	ByIDs(ctx context.Context, ids []string) ([]Lesson, error)
+	Bodies(ctx context.Context, ids []string) (map[string]string, error)
 	Update(ctx context.Context, id string, in UpdateInput, now time.Time) (Lesson, error)
 	Complete(ctx context.Context, userID, lessonID string, now time.Time) error
 	Completed(ctx context.Context, userID string, lessonIDs []string) (map[string]bool, error)
@@ -160,7 +161,7 @@ func (s *Service) CourseID(ctx context.Context, id string) (string, error) {
 	return l.CourseID, err
 }
 
-// OfCourse returns a course's lessons in order.
+// OfCourse returns a course's lessons in order, without their bodies.
 // Errors: BAD_USER_INPUT (courseId: malformed).
 func (s *Service) OfCourse(ctx context.Context, courseID string) ([]Lesson, error) {
 	for attempt := 0; ; attempt++ {
@@ -192,6 +193,11 @@ func (s *Service) OfCourse(ctx context.Context, courseID string) ([]Lesson, erro
 			return out, nil
 		}
 	}
+}
+
+// Bodies returns the bodies of lessons by id (OfCourse leaves them out).
+func (s *Service) Bodies(ctx context.Context, ids []string) (map[string]string, error) {
+	return s.store.Bodies(ctx, ids)
 }
 
 // Completed returns which of lessonIDs userID completed.

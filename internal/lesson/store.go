@@ -68,7 +68,7 @@ type lessonDoc struct {
 
 func (d lessonDoc) toLesson() Lesson {
 	l := Lesson{
-		ID: d.ID.Hex(), CourseID: d.CourseID.Hex(), Title: d.Title, Body: d.Body,
+		ID: d.ID.Hex(), CourseID: d.CourseID.Hex(), Title: d.Title, Body: d.Body, HasBody: d.Body != "",
 		VideoURL: d.VideoURL, Preview: d.Preview, UpdatedAt: d.UpdatedAt.UTC(),
 	}
 	if d.DurationMinutes != nil {
@@ -115,14 +115,20 @@ func (o Outline) Position(lessonID string) int {
 type MongoStore struct {
 	lessons, outlines, progress *mongo.Collection
 	lookups                     mongodb.Lookups
+	// memo is the in-process knowledge of lessons (InProcessIndexes only).
+	memo *memo
 }
 
 // NewMongoStore returns a store over db; lookups says how batches are read.
 func NewMongoStore(db *mongo.Database, lookups mongodb.Lookups) *MongoStore {
-	return &MongoStore{
+	s := &MongoStore{
 		lessons: db.Collection(LessonsCollection), outlines: db.Collection(OutlinesCollection),
 		progress: db.Collection(ProgressCollection), lookups: lookups,
 	}
+	if lookups == mongodb.InProcessIndexes {
+		s.memo = newMemo()
+	}
+	return s
 }
 
 // EnsureIndexes: every lookup of the store is by _id; none is needed.
@@ -177,12 +183,26 @@ func (s *MongoStore) version(ctx context.Context, cid bson.ObjectID, v int64) (o
 
 // latest finds the latest outline version, from the hint onwards.
 func (s *MongoStore) latest(ctx context.Context, cid bson.ObjectID) (outlineDoc, error) {
+	if s.memo != nil {
+		if v := s.memo.version(cid.Hex()); v > 0 {
+			// Known to exist (versions are never deleted): no hint read.
+			d, err := s.forward(ctx, cid, v)
+			if err == nil {
+				s.memo.saw(cid.Hex(), d.Version)
+			}
+			return d, err
+		}
+	}
 	var h hintDoc
 	err := s.outlines.FindOne(ctx, bson.D{{Key: "_id", Value: cid.Hex()}}).Decode(&h)
 	if err != nil && !mongodb.IsNoDocuments(err) {
 		return outlineDoc{}, fmt.Errorf("lessons: outline hint: %w", err)
 	}
-	return s.forward(ctx, cid, h.Version)
+	d, err := s.forward(ctx, cid, h.Version)
+	if err == nil && s.memo != nil {
+		s.memo.saw(cid.Hex(), d.Version)
+	}
+	return d, err
 }
 
 // forward returns the latest version at or after v (which exists: it is
@@ -226,6 +246,9 @@ func (s *MongoStore) change(ctx context.Context, cid bson.ObjectID, edit func([]
 		}
 		_, err = s.outlines.InsertOne(ctx, next)
 		if err == nil {
+			if s.memo != nil {
+				s.memo.saw(cid.Hex(), next.Version)
+			}
 			s.settle(ctx, cid, next.Version)
 			return next, nil
 		}
@@ -284,10 +307,17 @@ func (s *MongoStore) Add(ctx context.Context, l Lesson, now time.Time) (Lesson, 
 	if _, err := s.lessons.InsertOne(ctx, d); err != nil {
 		return Lesson{}, fmt.Errorf("lessons: insert: %w", err)
 	}
+	if s.memo != nil {
+		l := d.toLesson()
+		s.memo.written(l.ID, &l)
+	}
 	o, err := s.change(ctx, cid, func(ids []bson.ObjectID) ([]bson.ObjectID, error) {
 		return append(ids, d.ID), nil
 	})
 	if errors.Is(err, errBusy) {
+		if s.memo != nil {
+			s.memo.written(d.ID.Hex(), nil)
+		}
 		// Surely in no outline. (After another error the claim's outcome
 		// may be unknown, and the document stays for the outline that may
 		// name it.)
@@ -343,6 +373,9 @@ func (s *MongoStore) Remove(ctx context.Context, courseID, lessonID string) erro
 		return err
 	}
 	// In no outline it is gone already; the document only takes space.
+	if s.memo != nil {
+		defer s.memo.written(lid.Hex(), nil)
+	}
 	if _, err := s.lessons.DeleteOne(ctx, bson.D{{Key: "_id", Value: lid}}); err != nil {
 		return fmt.Errorf("lessons: delete: %w", err)
 	}
@@ -377,9 +410,48 @@ func (s *MongoStore) ByID(ctx context.Context, id string) (Lesson, error) {
 }
 
 // ByIDs returns the lessons among ids (malformed ones skipped), without
-// positions, in no particular order: _id reads on the embedded database,
-// one $in on MongoDB.
+// positions and without their bodies (up to 100 KB each: a list of
+// titles must not read them; Bodies does), in no particular order: _id
+// reads on the embedded database, one $in on MongoDB.
 func (s *MongoStore) ByIDs(ctx context.Context, ids []string) ([]Lesson, error) {
+	var known []Lesson
+	var gen uint64
+	if s.memo != nil {
+		known, ids, gen = s.memo.get(ids)
+		if len(ids) == 0 {
+			return known, nil
+		}
+	}
+	docs, err := s.byIDs(ctx, ids, options.FindOne().SetProjection(bson.D{{Key: "body", Value: 0}}),
+		options.Find().SetProjection(bson.D{{Key: "body", Value: 0}}))
+	if err != nil {
+		return nil, err
+	}
+	read := make([]Lesson, len(docs))
+	for i, d := range docs {
+		read[i] = d.toLesson()
+	}
+	if s.memo != nil {
+		s.memo.putRead(gen, read)
+	}
+	return append(known, read...), nil
+}
+
+// Bodies returns the bodies of the lessons among ids, by id.
+func (s *MongoStore) Bodies(ctx context.Context, ids []string) (map[string]string, error) {
+	docs, err := s.byIDs(ctx, ids, options.FindOne().SetProjection(bson.D{{Key: "body", Value: 1}}),
+		options.Find().SetProjection(bson.D{{Key: "body", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(docs))
+	for _, d := range docs {
+		out[d.ID.Hex()] = d.Body
+	}
+	return out, nil
+}
+
+func (s *MongoStore) byIDs(ctx context.Context, ids []string, one *options.FindOneOptionsBuilder, many *options.FindOptionsBuilder) ([]lessonDoc, error) {
 	oids := make([]any, 0, len(ids))
 	for _, id := range ids {
 		if oid, err := bson.ObjectIDFromHex(id); err == nil {
@@ -392,21 +464,17 @@ func (s *MongoStore) ByIDs(ctx context.Context, ids []string) ([]Lesson, error) 
 	var docs []lessonDoc
 	var err error
 	if s.lookups == mongodb.InProcessIndexes {
-		docs, err = mongodb.FindEachByID[lessonDoc](ctx, s.lessons, oids)
+		docs, err = mongodb.FindEachByID[lessonDoc](ctx, s.lessons, oids, one)
 	} else {
 		var cur *mongo.Cursor
-		if cur, err = s.lessons.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: oids}}}}); err == nil {
+		if cur, err = s.lessons.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: oids}}}}, many); err == nil {
 			err = cur.All(ctx, &docs)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lessons: by ids: %w", err)
 	}
-	out := make([]Lesson, len(docs))
-	for i, d := range docs {
-		out[i] = d.toLesson()
-	}
-	return out, nil
+	return docs, nil
 }
 
 // Update sets the fields set in in (an empty VideoURL removes the link).
@@ -441,6 +509,11 @@ func (s *MongoStore) Update(ctx context.Context, id string, in UpdateInput, now 
 	if unset != nil {
 		update = append(update, bson.E{Key: "$unset", Value: unset})
 	}
+	if s.memo != nil {
+		// Forgotten until the write is read back: a failed or unknown
+		// write leaves the next reader to read it from the database.
+		s.memo.written(id, nil)
+	}
 	res, err := s.lessons.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}}, update)
 	if err != nil {
 		return Lesson{}, fmt.Errorf("lessons: update: %w", err)
@@ -448,7 +521,11 @@ func (s *MongoStore) Update(ctx context.Context, id string, in UpdateInput, now 
 	if res.MatchedCount == 0 {
 		return Lesson{}, errNotFound
 	}
-	return s.ByID(ctx, id)
+	l, err := s.ByID(ctx, id)
+	if err == nil && s.memo != nil {
+		s.memo.written(id, &l)
+	}
+	return l, err
 }
 
 func progressKey(uid, lid bson.ObjectID) string { return uid.Hex() + ":" + lid.Hex() }

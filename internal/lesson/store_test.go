@@ -232,3 +232,64 @@ func TestLessonProgress(t *testing.T) {
 		t.Errorf("another user's progress = %+v, %v", other, err)
 	}
 }
+
+// Ensure every path of the store is _id reads and writes on the embedded
+// database (which decodes the whole collection for any other filter), and
+// log what they cost there.
+func TestLessonHotPathsAreIDReads(t *testing.T) {
+	ctx := context.Background()
+	db, filters := mongotest.NewRecordingDatabase(t)
+	svc := lesson.NewService(lesson.NewMongoStore(db, mongodb.InProcessIndexes))
+	cid, uid := bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
+	filters.Reset()
+	const n = 50
+	var ids []string
+	start := time.Now()
+	for i := range n {
+		l, err := svc.Add(ctx, cid, in(fmt.Sprintf("l%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, l.ID)
+	}
+	t.Logf("addLesson: %v each (%d lessons; through a recording client)", time.Since(start)/n, n)
+	// Timed on a plain client: the recording one is slower.
+	plain := lesson.NewService(lesson.NewMongoStore(db.Client().Database(db.Name()), mongodb.InProcessIndexes))
+	ls, err := plain.OfCourse(ctx, cid)
+	if err != nil || len(ls) != n || ls[0].HasBody {
+		t.Fatalf("OfCourse: %d lessons (with body: %v), %v", len(ls), len(ls) > 0 && ls[0].HasBody, err)
+	}
+	start = time.Now()
+	for range 10 {
+		if _, err := plain.OfCourse(ctx, cid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("lessons of a course of %d, without bodies: %v", n, time.Since(start)/10)
+	start = time.Now()
+	if _, err := plain.Get(ctx, ids[7]); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("one lesson with its position: %v", time.Since(start))
+	if _, err := svc.Move(ctx, ids[0], n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Update(ctx, ids[1], lesson.UpdateInput{Title: &ids[1]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Complete(ctx, uid, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Progress(ctx, uid, cid); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := svc.Bodies(ctx, ids[:3]); err != nil || b[ids[2]] != "body of l2" {
+		t.Fatalf("Bodies = %v, %v", b, err)
+	}
+	if err := svc.Remove(ctx, ids[3]); err != nil {
+		t.Fatal(err)
+	}
+	if bad := filters.NotByID(); len(bad) > 0 {
+		t.Errorf("commands other than _id reads and writes:\n%v", bad)
+	}
+}

@@ -151,7 +151,7 @@ func (s *MongoStore) index(p Purchase) {
 }
 
 // Sales counts a course's purchases and sums what they paid. On MongoDB
-// it is one aggregation over the {courseId, pricePaid} index (it reads
+// it is a count and a sum over the {courseId, pricePaid} index (they read
 // one index key per purchase of the course, no documents); on the embedded
 // database it adds up the in-process index (no database call; the same
 // work in memory). Purchases are insert-only, so neither needs a counter,
@@ -174,11 +174,20 @@ func (s *MongoStore) Sales(ctx context.Context, courseID string) (Sales, error) 
 		}
 		return out, nil
 	}
+	// Two commands, not one $group with two accumulators: FerretDB 1.24
+	// answers 0 for every accumulator of a $group but the first (found by
+	// TestStoreSalesAndBought), and the tests run on it.
+	n, err := s.coll.CountDocuments(ctx, bson.D{{Key: "courseId", Value: cid}})
+	if err != nil {
+		return Sales{}, fmt.Errorf("purchases: sales: %w", err)
+	}
+	if n == 0 {
+		return Sales{}, nil
+	}
 	cur, err := s.coll.Aggregate(ctx, mongo.Pipeline{
 		{{Key: "$match", Value: bson.D{{Key: "courseId", Value: cid}}}},
 		{{Key: "$group", Value: bson.D{
 			{Key: "_id", Value: nil},
-			{Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}},
 			{Key: "revenue", Value: bson.D{{Key: "$sum", Value: "$pricePaid"}}},
 		}}},
 	})
@@ -186,16 +195,16 @@ func (s *MongoStore) Sales(ctx context.Context, courseID string) (Sales, error) 
 		return Sales{}, fmt.Errorf("purchases: sales: %w", err)
 	}
 	var rows []struct {
-		N       int64 `bson:"n"`
 		Revenue int64 `bson:"revenue"`
 	}
 	if err := cur.All(ctx, &rows); err != nil {
 		return Sales{}, fmt.Errorf("purchases: sales: %w", err)
 	}
-	if len(rows) == 0 {
-		return Sales{}, nil
+	out := Sales{Purchases: int(n)}
+	if len(rows) > 0 {
+		out.Revenue = int(rows[0].Revenue)
 	}
-	return Sales{Purchases: int(rows[0].N), Revenue: int(rows[0].Revenue)}, nil
+	return out, nil
 }
 
 // refillCourse rereads a stale course's purchases (after an insert of
