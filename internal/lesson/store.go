@@ -134,7 +134,13 @@ func NewMongoStore(db *mongo.Database, lookups mongodb.Lookups) *MongoStore {
 // EnsureIndexes: every lookup of the store is by _id; none is needed.
 func (s *MongoStore) EnsureIndexes(context.Context, *slog.Logger) error { return nil }
 
+// MaxLessonsPerCourse bounds a course's lessons, and so what one
+// Course.lessons costs (the operation cost limit counts list fields with a
+// `first` argument only) and the size of an outline version.
+const MaxLessonsPerCourse = 500
+
 var (
+	errTooMany  = apperr.Input("courseId", "a course has at most 500 lessons")
 	errNotFound = apperr.New(apperr.NotFound, "lesson not found")
 	errBusy     = apperr.New(apperr.Conflict, "the course's lessons are being changed by others right now; try again")
 )
@@ -312,9 +318,12 @@ func (s *MongoStore) Add(ctx context.Context, l Lesson, now time.Time) (Lesson, 
 		s.memo.written(l.ID, &l)
 	}
 	o, err := s.change(ctx, cid, func(ids []bson.ObjectID) ([]bson.ObjectID, error) {
+		if len(ids) >= MaxLessonsPerCourse {
+			return nil, errTooMany
+		}
 		return append(ids, d.ID), nil
 	})
-	if errors.Is(err, errBusy) {
+	if errors.Is(err, errBusy) || errors.Is(err, errTooMany) {
 		if s.memo != nil {
 			s.memo.written(d.ID.Hex(), nil)
 		}

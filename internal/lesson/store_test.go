@@ -171,6 +171,36 @@ func TestLessonOrder(t *testing.T) {
 	})
 }
 
+func TestLessonLimit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := mongotest.NewDatabase(t)
+	st := lesson.NewMongoStore(db, mongodb.InProcessIndexes)
+	cid := bson.NewObjectID()
+	// A course one lesson short of the limit, as its outline document
+	// (adding 499 lessons one by one takes a minute on the embedded DB).
+	ids := make([]bson.ObjectID, lesson.MaxLessonsPerCourse-1)
+	for i := range ids {
+		ids[i] = bson.NewObjectID()
+	}
+	if _, err := db.Collection(lesson.OutlinesCollection).InsertOne(ctx, bson.D{
+		{Key: "_id", Value: cid.Hex() + ":v1"}, {Key: "v", Value: int64(1)}, {Key: "lessons", Value: ids},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Add(ctx, lesson.Lesson{CourseID: cid.Hex(), Title: "last", Body: "b"}, time.Now()); err != nil {
+		t.Fatalf("lesson %d: %v", lesson.MaxLessonsPerCourse, err)
+	}
+	_, err := st.Add(ctx, lesson.Lesson{CourseID: cid.Hex(), Title: "one too many", Body: "b"}, time.Now())
+	if ae, ok := apperr.As(err); !ok || ae.Code != apperr.BadUserInput || ae.Field != "courseId" {
+		t.Errorf("lesson %d: %v, want BAD_USER_INPUT on courseId", lesson.MaxLessonsPerCourse+1, err)
+	}
+	o, err := st.Outline(ctx, cid.Hex())
+	if err != nil || len(o.LessonIDs) != lesson.MaxLessonsPerCourse {
+		t.Errorf("outline has %d lessons, %v", len(o.LessonIDs), err)
+	}
+}
+
 func TestLessonValidation(t *testing.T) {
 	t.Parallel()
 	svc := newService(t)
