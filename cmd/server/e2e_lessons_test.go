@@ -422,6 +422,17 @@ func TestLessonRules(t *testing.T) {
 		if cc := h.Get("Cache-Control"); !strings.Contains(cc, "private") && !strings.Contains(cc, "no-store") {
 			t.Errorf("credentialed answer is cacheable: Cache-Control %q", cc)
 		}
+		// A gated field refused to an anonymous GET is never cached; the
+		// same list without it is, for everyone.
+		gated := "/graphql?query=" + url.QueryEscape(fmt.Sprintf(`{ course(id: "%s") { lessons { title body } } }`, w.course))
+		_, h, body = s.httpGet(t, gated)
+		if !strings.Contains(body, "FORBIDDEN") || !strings.Contains(h.Get("Cache-Control"), "no-store") {
+			t.Errorf("anonymous GET of a locked body: Cache-Control %q, %s", h.Get("Cache-Control"), body)
+		}
+		_, h, _ = s.httpGet(t, path)
+		if !strings.Contains(h.Get("Cache-Control"), "public") {
+			t.Errorf("anonymous GET of the public view: Cache-Control %q", h.Get("Cache-Control"))
+		}
 	})
 }
 
@@ -487,5 +498,50 @@ func TestLessonOrderConcurrent(t *testing.T) {
 			t.Errorf("lesson %d: position %d (duplicate: %v)", i, l.Position, seen[l.ID])
 		}
 		seen[l.ID] = true
+	}
+}
+
+// TestLessonsSurviveRestart: the order, the progress and an instructor's
+// courses are read back by a new process (whose in-process memos start
+// empty) as they were, and changes go on from there.
+func TestLessonsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	s1 := mustStartServer(t, map[string]string{"DATA_DIR": dir})
+	admin := s1.mustAdminToken(t)
+	a := s1.lsInstructor(t, admin, 1)
+	buyer := s1.cpUser(t, 2)
+	c := s1.mustCreateCourse(t, a.AccessToken, "Kept", 300, true).ID
+	var ids []string
+	for _, n := range []string{"a", "b", "c"} {
+		ids = append(ids, s1.lsMustAdd(t, a.AccessToken, c, n, false))
+	}
+	s1.post(t, a.AccessToken, `mutation($id: ID!) { moveLesson(id: $id, position: 1) { id } }`, map[string]any{"id": ids[2]}).mustNoErrors(t)
+	s1.post(t, buyer.AccessToken, `mutation($c: ID!) { purchaseCourse(courseId: $c) { id } }`, map[string]any{"c": c}).mustNoErrors(t)
+	s1.post(t, buyer.AccessToken, `mutation($id: ID!) { completeLesson(id: $id) { id } }`, map[string]any{"id": ids[0]}).mustNoErrors(t)
+	s1.stop(t)
+
+	s2 := mustStartServer(t, map[string]string{"DATA_DIR": dir})
+	a2 := s2.mustLogin(t, *a.User.Email, cpUserPassword).AccessToken
+	b2 := s2.mustLogin(t, *buyer.User.Email, cpUserPassword).AccessToken
+	q := `query($id: ID!) { course(id: $id) { progress { completedLessons totalLessons } lessons { title position completed } } }`
+	r := s2.post(t, b2, q, map[string]any{"id": c}).mustNoErrors(t)
+	want := `{"course":{"progress":{"completedLessons":1,"totalLessons":3},"lessons":[{"title":"c","position":1,"completed":false},{"title":"a","position":2,"completed":true},{"title":"b","position":3,"completed":false}]}}`
+	if string(r.Data) != want {
+		t.Errorf("after restart:\n got %s\nwant %s", r.Data, want)
+	}
+	s2.post(t, a2, `mutation($id: ID!) { moveLesson(id: $id, position: 3) { position } }`, map[string]any{"id": ids[2]}).mustNoErrors(t)
+	s2.lsMustAdd(t, a2, c, "d", false)
+	var d struct{ Course lsCourseView }
+	s2.post(t, a2, `query($id: ID!) { course(id: $id) { lessons { title position } } }`, map[string]any{"id": c}).mustNoErrors(t).decode(t, &d)
+	if got := lsTitles(d.Course); got != "1:a 2:b 3:c 4:d " {
+		t.Errorf("changes after restart: %q", got)
+	}
+	r = s2.post(t, a2, `{ myCourses { totalCount } }`, nil).mustNoErrors(t)
+	if !strings.Contains(r.Raw, `"totalCount":1`) {
+		t.Errorf("myCourses after restart: %s", r.Raw)
+	}
+	r = s2.post(t, a2, `query($id: ID!) { courseSales(courseId: $id) { purchases revenue } }`, map[string]any{"id": c}).mustNoErrors(t)
+	if !strings.Contains(r.Raw, `{"purchases":1,"revenue":300}`) {
+		t.Errorf("courseSales after restart: %s", r.Raw)
 	}
 }

@@ -135,6 +135,16 @@ func TestRecheck(t *testing.T) {
 	if err := e.svc.Recheck(context.Background(), v, admins[:1]); err != nil {
 		t.Errorf("Recheck of a USER rule after demotion = %v", err)
 	}
+	// A grant rule on a subscription has no course: only ADMIN can hold.
+	grants := []auth.Rule{auth.NewRule(nil, false).WithGrants([]auth.Grant{auth.GrantOwner, auth.GrantPurchaser, auth.GrantAdmin}, nil, nil)}
+	if err := e.svc.Recheck(context.Background(), v, grants); !apperr.IsCode(err, apperr.Forbidden) {
+		t.Errorf("Recheck of a grant rule after demotion = %v, want FORBIDDEN", err)
+	}
+	e.users.setRole(t, p.User.ID, user.RoleAdmin)
+	if err := e.svc.Recheck(context.Background(), v, grants); err != nil {
+		t.Errorf("Recheck of a grant rule as admin = %v", err)
+	}
+	e.users.setRole(t, p.User.ID, user.RoleUser)
 	// The connection's memo still says ADMIN; an operation's own check does not.
 	if v, _ := e.svc.Viewer(conn); v.User.Role != user.RoleAdmin {
 		t.Fatalf("the connection memo was re-read")

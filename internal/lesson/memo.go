@@ -1,12 +1,16 @@
 package lesson
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // memo is the embedded mode's in-process knowledge of lessons (the
 // database lives inside the server, so every write passes through here):
-// each lesson without its body, and the latest outline version this
-// process claimed or read per course. It turns a course's lesson list into
-// the outline reads alone once warm.
+// each lesson without its body, and each course's latest outline (the
+// latest this process claimed or read: as every claim is made here, it is
+// the latest there is, except after a claim of unknown outcome, which
+// forgets the course). A warm course's lesson list needs no database read.
 //
 // Writes bump gen before and after they change a lesson; a read that
 // fetched from the database stores what it read only if gen did not move
@@ -15,11 +19,11 @@ type memo struct {
 	mu       sync.Mutex
 	gen      uint64
 	lessons  map[string]Lesson
-	versions map[string]int64
+	outlines map[string]outlineDoc
 }
 
 func newMemo() *memo {
-	return &memo{lessons: map[string]Lesson{}, versions: map[string]int64{}}
+	return &memo{lessons: map[string]Lesson{}, outlines: map[string]outlineDoc{}}
 }
 
 // get returns the known lessons among ids, the ids it does not know, and
@@ -67,18 +71,30 @@ func withoutBody(l Lesson) Lesson {
 	return l
 }
 
-// version returns the latest outline version known for courseID (0: none).
-func (m *memo) version(courseID string) int64 {
+// outline returns courseID's latest outline, if known.
+func (m *memo) outline(courseID string) (outlineDoc, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.versions[courseID]
+	d, ok := m.outlines[courseID]
+	d.Lessons = slices.Clone(d.Lessons)
+	return d, ok
 }
 
-// saw records that version v of courseID's outline exists.
-func (m *memo) saw(courseID string, v int64) {
+// saw records that outline d of courseID exists; a newer one stays.
+func (m *memo) saw(courseID string, d outlineDoc) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if v > m.versions[courseID] {
-		m.versions[courseID] = v
+	if old, ok := m.outlines[courseID]; ok && old.Version >= d.Version {
+		return
 	}
+	d.Lessons = slices.Clone(d.Lessons)
+	m.outlines[courseID] = d
+}
+
+// forget drops courseID's outline: the next reader reads it from the
+// database.
+func (m *memo) forget(courseID string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.outlines, courseID)
 }

@@ -48,6 +48,10 @@ const (
 // A read of the lessons of a course is thus 3 _id reads for the outline
 // (hint, version, the next version's absence) plus one _id read per lesson
 // (concurrent on the embedded database, one $in on MongoDB): never a scan.
+// settleDelay is how long after a claim of unknown outcome the embedded
+// mode forgets the course's outline once more, for a claim that landed late.
+const settleDelay = 500 * time.Millisecond
+
 const (
 	// maxAttempts bounds the retries of a change that keeps losing the
 	// race for the next version; past it the caller gets CONFLICT.
@@ -190,13 +194,8 @@ func (s *MongoStore) version(ctx context.Context, cid bson.ObjectID, v int64) (o
 // latest finds the latest outline version, from the hint onwards.
 func (s *MongoStore) latest(ctx context.Context, cid bson.ObjectID) (outlineDoc, error) {
 	if s.memo != nil {
-		if v := s.memo.version(cid.Hex()); v > 0 {
-			// Known to exist (versions are never deleted): no hint read.
-			d, err := s.forward(ctx, cid, v)
-			if err == nil {
-				s.memo.saw(cid.Hex(), d.Version)
-			}
-			return d, err
+		if d, ok := s.memo.outline(cid.Hex()); ok {
+			return d, nil
 		}
 	}
 	var h hintDoc
@@ -206,7 +205,7 @@ func (s *MongoStore) latest(ctx context.Context, cid bson.ObjectID) (outlineDoc,
 	}
 	d, err := s.forward(ctx, cid, h.Version)
 	if err == nil && s.memo != nil {
-		s.memo.saw(cid.Hex(), d.Version)
+		s.memo.saw(cid.Hex(), d)
 	}
 	return d, err
 }
@@ -253,12 +252,18 @@ func (s *MongoStore) change(ctx context.Context, cid bson.ObjectID, edit func([]
 		_, err = s.outlines.InsertOne(ctx, next)
 		if err == nil {
 			if s.memo != nil {
-				s.memo.saw(cid.Hex(), next.Version)
+				s.memo.saw(cid.Hex(), next)
 			}
 			s.settle(ctx, cid, next.Version)
 			return next, nil
 		}
 		if !mongodb.IsDuplicateKey(err) {
+			if s.memo != nil {
+				// The claim may have landed, now or in a moment: the
+				// readers go to the database until then.
+				s.memo.forget(cid.Hex())
+				time.AfterFunc(settleDelay, func() { s.memo.forget(cid.Hex()) })
+			}
 			return outlineDoc{}, fmt.Errorf("lessons: claim outline: %w", err)
 		}
 		// Lost the race: continue from the winner's outline, after a
@@ -268,6 +273,9 @@ func (s *MongoStore) change(ctx context.Context, cid bson.ObjectID, edit func([]
 		}
 		if cur, err = s.forward(ctx, cid, cur.Version+1); err != nil {
 			return outlineDoc{}, err
+		}
+		if s.memo != nil {
+			s.memo.saw(cid.Hex(), cur)
 		}
 	}
 	return outlineDoc{}, errBusy

@@ -120,7 +120,8 @@ func TestLessonOrder(t *testing.T) {
 		// 20 goroutines add and move at once: every call succeeds or
 		// fails clearly, and the positions end 1..n, dense and unique.
 		t.Parallel()
-		svc := newService(t)
+		db := mongotest.NewDatabase(t)
+		svc := lesson.NewService(lesson.NewMongoStore(db, mongodb.InProcessIndexes))
 		cid := bson.NewObjectID().Hex()
 		var seed []string
 		for i := range 5 {
@@ -163,6 +164,14 @@ func TestLessonOrder(t *testing.T) {
 		}
 		t.Logf("%d calls answered CONFLICT", conflicts)
 		ls := checkDense(t, svc, cid, n)
+		// The same from the database, through a store whose memo is empty,
+		// on both lookup modes.
+		for _, mode := range []mongodb.Lookups{mongodb.InProcessIndexes, mongodb.ServerIndexes} {
+			fresh := checkDense(t, lesson.NewService(lesson.NewMongoStore(db, mode)), cid, n)
+			if !slices.EqualFunc(ls, fresh, func(a, b lesson.Lesson) bool { return a.ID == b.ID && a.Position == b.Position }) {
+				t.Errorf("the database's order differs from the memo's")
+			}
+		}
 		for _, id := range seed {
 			if !slices.ContainsFunc(ls, func(l lesson.Lesson) bool { return l.ID == id }) {
 				t.Errorf("seed lesson %s lost", id)
