@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -166,9 +167,6 @@ func (s *Service) subjectOf(ctx context.Context, r Rule, obj any, v Viewer, view
 		if !v.User.Role.Satisfies(r.Requires) {
 			return subject{}, errForbidden
 		}
-		if s.subjects == nil {
-			return subject{}, fmt.Errorf("auth: @auth(anyOf:) without Subjects (Service.WithSubjects)")
-		}
 		fc := graphql.GetFieldContext(ctx)
 		if fc == nil {
 			return subject{}, fmt.Errorf("auth: @auth(anyOf:) outside a field")
@@ -182,6 +180,9 @@ func (s *Service) subjectOf(ctx context.Context, r Rule, obj any, v Viewer, view
 		if r.CourseArg != "" {
 			courseID, notFound = id, errCourseNotFound
 		} else {
+			if s.subjects == nil {
+				return subject{}, errNoSubjects
+			}
 			var err error
 			if courseID, err = s.subjects.LessonCourse(ctx, id); err != nil {
 				return subject{}, orNotFound(err, notFound)
@@ -189,7 +190,7 @@ func (s *Service) subjectOf(ctx context.Context, r Rule, obj any, v Viewer, view
 		}
 	}
 	if s.subjects == nil {
-		return subject{}, fmt.Errorf("auth: @auth(anyOf:) without Subjects (Service.WithSubjects)")
+		return subject{}, errNoSubjects
 	}
 	c, err := s.subjects.Course(ctx, courseID)
 	if err != nil {
@@ -219,6 +220,8 @@ func (s *Service) subjectOf(ctx context.Context, r Rule, obj any, v Viewer, view
 	}
 	return subj, nil
 }
+
+var errNoSubjects = errors.New("auth: @auth(anyOf:) without Subjects (Service.WithSubjects)")
 
 // orNotFound replaces a NOT_FOUND err with notFound (when set), so that
 // every missing or hidden subject of one field is answered alike.
