@@ -260,7 +260,11 @@ export async function mailLink(to, path, n = 1, timeout = 15_000) {
     }
     const mails = [];
     for (const f of files) {
-      const text = decodeQP(await readFile(join(OUTBOX_DIR, f), 'utf8'));
+      // Only a quoted-printable mail is decoded: the outbox writes 8bit, and
+      // decoding that turns a token that starts with two hex digits ("=AB…")
+      // into another character (1 mail in 16 had "no link").
+      const raw = await readFile(join(OUTBOX_DIR, f), 'utf8');
+      const text = /^Content-Transfer-Encoding:\s*quoted-printable/im.test(raw) ? decodeQP(raw) : raw;
       if (new RegExp(`^To: <?${to.replace(/[.+]/g, '\\$&')}>?`, 'mi').test(text)) mails.push(text);
     }
     // The outbox creates a file and then writes it, so a mail can be read
