@@ -3,14 +3,17 @@ import { Provider } from 'urql';
 
 import { getAuthState, logout, restoreSession, subscribeAuth } from './auth';
 import { createUrqlClient, getWsEpoch, subscribeWsEpoch } from './client';
+import type { Role } from './gql/graphql';
 import { AdminPanel } from './components/AdminPanel';
 import { AuthForm } from './components/AuthForm';
 import { CourseList } from './components/CourseList';
+import { CourseView } from './components/CourseView';
 import { LiveBanner, type PublishedCourse, CoursePublishedListener } from './components/LiveBanner';
 import { MyCourses } from './components/MyCourses';
 import { ForgotPassword, ResetPassword, VerifyEmail, VerifyNotice } from './components/Recovery';
+import { TeachPanel } from './components/TeachPanel';
 
-type View = 'courses' | 'mine' | 'admin' | 'login' | 'signup' | 'forgot' | 'reset' | 'verify';
+type View = 'courses' | 'course' | 'mine' | 'teach' | 'admin' | 'login' | 'signup' | 'forgot' | 'reset' | 'verify';
 
 /**
  * The mailed links open /reset-password?token=… and /verify-email?token=…
@@ -33,6 +36,9 @@ export function App() {
   const [view, setView] = useState<View>(route.view);
   const [published, setPublished] = useState<PublishedCourse | null>(null);
   const [listVersion, setListVersion] = useState(0);
+  // The course the lesson view shows, and the one the instructor page edits.
+  const [courseId, setCourseId] = useState<string | null>(null);
+  const [editingId, setEditingId] = useState<string | null>(null);
 
   useEffect(() => {
     void restoreSession();
@@ -42,13 +48,17 @@ export function App() {
   // cached for one user is ever shown to the next.
   const userKey = auth.user?.id ?? 'anonymous';
   const client = useMemo(() => createUrqlClient(), [userKey]);
+  // Nor is the course one user was editing opened in the next one's editor.
+  useEffect(() => setEditingId(null), [userKey]);
 
   // Leave views the viewer may no longer see (signed out here or in another tab).
   useEffect(() => {
-    if (auth.status === 'signedOut' && (view === 'mine' || view === 'admin')) setView('courses');
+    if (auth.status === 'signedOut' && (view === 'mine' || view === 'admin' || view === 'teach')) setView('courses');
     if (auth.status === 'signedIn' && (view === 'login' || view === 'signup' || view === 'forgot')) setView('courses');
     if (auth.status === 'signedIn' && view === 'admin' && auth.user.role !== 'ADMIN') setView('courses');
-  }, [auth, view]);
+    if (auth.status === 'signedIn' && view === 'teach' && !canTeach(auth.user.role)) setView('courses');
+    if (view === 'course' && courseId === null) setView('courses');
+  }, [auth, view, courseId]);
 
   const onPublished = useCallback((course: PublishedCourse) => {
     setPublished(course);
@@ -65,6 +75,15 @@ export function App() {
 
   const user = auth.user;
   const isAdmin = user?.role === 'ADMIN';
+  const isTeacher = user !== null && canTeach(user.role);
+  const openCourse = (id: string) => {
+    setCourseId(id);
+    setView('course');
+  };
+  const editCourse = (id: string | null) => {
+    setEditingId(id);
+    setView('teach');
+  };
 
   return (
     <Provider value={client}>
@@ -80,6 +99,11 @@ export function App() {
               My courses
             </NavButton>
           )}
+          {isTeacher && (
+            <NavButton view="teach" current={view} onClick={setView} testId="nav-teach">
+              Teach
+            </NavButton>
+          )}
           {isAdmin && (
             <NavButton view="admin" current={view} onClick={setView} testId="nav-admin">
               Admin
@@ -92,6 +116,7 @@ export function App() {
               <span data-testid="current-user">
                 {user.name}
                 {isAdmin && <span className="badge">admin</span>}
+                {user.role === 'INSTRUCTOR' && <span className="badge">instructor</span>}
               </span>
               <button type="button" data-testid="logout-button" onClick={() => void logout()}>
                 Log out
@@ -129,12 +154,21 @@ export function App() {
         {view === 'reset' && <ResetPassword token={route.token} onDone={() => setView('courses')} />}
         {view === 'verify' && <VerifyEmail token={route.token} onDone={() => setView('courses')} />}
         {view === 'signup' && !user && <AuthForm mode="signup" onSwitch={() => setView('login')} />}
-        {view === 'courses' && <CourseList key={`list-${listVersion}`} user={user} />}
+        {view === 'courses' && <CourseList key={`list-${listVersion}`} user={user} onOpen={openCourse} />}
+        {view === 'course' && courseId && (
+          <CourseView courseId={courseId} user={user} onBack={() => setView('courses')} onManage={editCourse} />
+        )}
+        {view === 'teach' && isTeacher && <TeachPanel selectedId={editingId} onSelect={editCourse} onView={openCourse} />}
         {view === 'mine' && user && <MyCourses />}
         {view === 'admin' && isAdmin && <AdminPanel wsEpoch={wsEpoch} />}
       </main>
     </Provider>
   );
+}
+
+/** Instructors teach their own courses; admins may edit any. */
+function canTeach(role: Role): boolean {
+  return role === 'INSTRUCTOR' || role === 'ADMIN';
 }
 
 function NavButton(props: {

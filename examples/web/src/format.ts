@@ -21,3 +21,21 @@ export function errorMessage(e: unknown): string {
   }
   return e instanceof Error ? e.message : String(e);
 }
+
+/** An amount of money in cents (0 is "$0.00", not "Free"). */
+export function formatAmount(cents: number): string {
+  return money.format(cents / 100);
+}
+
+/**
+ * The input field a BAD_USER_INPUT error names (extensions.field, e.g.
+ * "videoUrl"), so that a form can show the message beside that field.
+ */
+export function errorField(e: unknown): string | null {
+  if (e && typeof e === 'object' && 'graphQLErrors' in e) {
+    const first = (e as { graphQLErrors: { extensions?: Record<string, unknown> }[] }).graphQLErrors[0];
+    const ext = first?.extensions;
+    if (ext?.code === 'BAD_USER_INPUT' && typeof ext.field === 'string') return ext.field;
+  }
+  return null;
+}

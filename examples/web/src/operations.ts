@@ -115,8 +115,9 @@ export const CoursesDoc = graphql(`
   }
 `);
 
-// The schema has no "has the viewer bought this course?" field, so the list
-// marks owned courses from the ids of the viewer's purchases.
+// The catalogue's query asks for no per-viewer field (such as
+// Course.viewerHasPurchased, which the lesson view uses), so the list marks
+// owned courses from the ids of the viewer's purchases.
 export const OwnedCourseIdsDoc = graphql(`
   query OwnedCourseIds {
     purchasedCourses(first: 100) {
@@ -197,5 +198,128 @@ export const PurchaseMadeDoc = graphql(`
         title
       }
     }
+  }
+`);
+
+// --- Lessons (issue 12) --------------------------------------------------------
+//
+// The lesson list asks for no gated field (body, videoUrl): a locked lesson
+// would come back as null with a FORBIDDEN error. An open lesson's body is
+// fetched on its own with LessonDoc.
+
+export const LessonListFields = graphql(`
+  fragment LessonListFields on Lesson {
+    id
+    title
+    position
+    durationMinutes
+    preview
+    completed
+  }
+`);
+
+export const CourseLessonsDoc = graphql(`
+  query CourseLessons($id: ID!) {
+    course(id: $id) {
+      ...CourseFields
+      createdBy {
+        id
+        name
+      }
+      viewerHasPurchased
+      progress {
+        completedLessons
+        totalLessons
+      }
+      lessons {
+        ...LessonListFields
+      }
+    }
+  }
+`);
+
+export const LessonDoc = graphql(`
+  query Lesson($id: ID!) {
+    lesson(id: $id) {
+      ...LessonListFields
+      body
+      videoUrl
+    }
+  }
+`);
+
+export const CompleteLessonDoc = graphql(`
+  mutation CompleteLesson($id: ID!) {
+    completeLesson(id: $id) {
+      ...LessonListFields
+    }
+  }
+`);
+
+// --- The instructor page ---------------------------------------------------------
+
+export const MyTeachingDoc = graphql(`
+  query MyTeaching($first: Int!, $after: String) {
+    myCourses(first: $first, after: $after) {
+      totalCount
+      edges {
+        cursor
+        node {
+          ...CourseFields
+          lessons {
+            ...LessonListFields
+          }
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`);
+
+// course(id) shows drafts to admins only, so the editor takes an
+// instructor's own courses (drafts too) from myCourses, and course(id) for
+// the rest (an admin editing someone else's course).
+export const CourseEditorDoc = graphql(`
+  query CourseEditor($id: ID!) {
+    course(id: $id) {
+      ...CourseFields
+      lessons {
+        ...LessonListFields
+      }
+    }
+  }
+`);
+
+export const CourseSalesDoc = graphql(`
+  query CourseSales($courseId: ID!) {
+    courseSales(courseId: $courseId) {
+      purchases
+      revenue
+    }
+  }
+`);
+
+export const AddLessonDoc = graphql(`
+  mutation AddLesson($courseId: ID!, $input: LessonInput!) {
+    addLesson(courseId: $courseId, input: $input) {
+      ...LessonListFields
+    }
+  }
+`);
+
+export const MoveLessonDoc = graphql(`
+  mutation MoveLesson($id: ID!, $position: Int!) {
+    moveLesson(id: $id, position: $position) {
+      ...LessonListFields
+    }
+  }
+`);
+
+export const RemoveLessonDoc = graphql(`
+  mutation RemoveLesson($id: ID!) {
+    removeLesson(id: $id)
   }
 `);

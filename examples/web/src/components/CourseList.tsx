@@ -9,7 +9,7 @@ import { CoursesDoc, OwnedCourseIdsDoc, PublishCourseDoc, PurchaseCourseDoc } fr
 const PAGE_SIZE = 5;
 
 /** The catalogue, newest first, one page at a time ("load more"). */
-export function CourseList({ user }: { user: SessionUser | null }) {
+export function CourseList({ user, onOpen }: { user: SessionUser | null; onOpen: (courseId: string) => void }) {
   // One entry per loaded page: the cursor it starts after (null: the first).
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const owned = useOwnedCourseIds(user !== null);
@@ -26,6 +26,7 @@ export function CourseList({ user }: { user: SessionUser | null }) {
             onLoadMore={(next) => setCursors((cs) => [...cs, next])}
             user={user}
             owned={owned}
+            onOpen={onOpen}
           />
         ))}
       </div>
@@ -50,6 +51,7 @@ function CoursePage(props: {
   onLoadMore: (cursor: string) => void;
   user: SessionUser | null;
   owned: Set<string>;
+  onOpen: (courseId: string) => void;
 }) {
   const context = useMemo(() => ({ additionalTypenames: ['Course'] }), []);
   const [result] = useQuery({
@@ -80,7 +82,13 @@ function CoursePage(props: {
       {props.after === null && edges.length === 0 && <p data-testid="courses-empty">No courses yet.</p>}
       <ul className="courses">
         {edges.map(({ node }) => (
-          <CourseItem key={node.id} course={node} user={props.user} owned={props.owned.has(node.id)} />
+          <CourseItem
+            key={node.id}
+            course={node}
+            user={props.user}
+            owned={props.owned.has(node.id)}
+            onOpen={props.onOpen}
+          />
         ))}
       </ul>
       {props.isLast && pageInfo.hasNextPage && pageInfo.endCursor && (
@@ -97,12 +105,25 @@ function CoursePage(props: {
   );
 }
 
-function CourseItem({ course, user, owned }: { course: CourseFieldsFragment; user: SessionUser | null; owned: boolean }) {
+function CourseItem({
+  course,
+  user,
+  owned,
+  onOpen,
+}: {
+  course: CourseFieldsFragment;
+  user: SessionUser | null;
+  owned: boolean;
+  onOpen: (courseId: string) => void;
+}) {
   return (
     <li className="card course" data-testid="course-item" data-course-id={course.id}>
       <div className="course-main">
         <h2 data-testid="course-title">{course.title}</h2>
         <p className="description">{course.description}</p>
+        <button type="button" className="link" data-testid="open-course" onClick={() => onOpen(course.id)}>
+          Lessons →
+        </button>
       </div>
       <div className="course-side">
         <span className="price" data-testid="course-price">
@@ -120,7 +141,7 @@ function CourseItem({ course, user, owned }: { course: CourseFieldsFragment; use
   );
 }
 
-function BuyButton({ course, signedIn, owned }: { course: CourseFieldsFragment; signedIn: boolean; owned: boolean }) {
+export function BuyButton({ course, signedIn, owned }: { course: CourseFieldsFragment; signedIn: boolean; owned: boolean }) {
   const [{ data, fetching, error }, purchase] = useMutation(PurchaseCourseDoc);
   if (!signedIn) return <span className="muted small">Log in to buy</span>;
   if (owned || data) {
