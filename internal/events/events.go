@@ -1,14 +1,12 @@
-// Package events carries domain events to live subscribers: an in-process
-// bus, enough for one instance. Several instances need a shared broker
-// (MongoDB change streams on a replica set, Redis, NATS) behind the same
-// interfaces, course.Events, purchase.Events and auth.Events; see README.md.
+// Package events fans events out to the live subscribers of one instance:
+// an in-process bus. Between instances events travel through the database
+// (internal/feed), which hands each event it reads to this bus.
 package events
 
 import (
 	"context"
 	"sync"
 
-	"github.com/coursehub/coursehub/internal/auth"
 	"github.com/coursehub/coursehub/internal/course"
 	"github.com/coursehub/coursehub/internal/purchase"
 )
@@ -26,12 +24,6 @@ type Bus struct {
 
 // NewBus returns an empty bus.
 func NewBus() *Bus { return &Bus{} }
-
-var (
-	_ course.Events   = (*Bus)(nil)
-	_ purchase.Events = (*Bus)(nil)
-	_ auth.Events     = (*Bus)(nil)
-)
 
 // CoursePublished announces that a course became published.
 func (b *Bus) CoursePublished(_ context.Context, c course.Course) { b.courses.publish(c) }
@@ -60,6 +52,10 @@ func (b *Bus) AccessChanged(_ context.Context, userID string) { b.access.signal(
 func (b *Bus) SubscribeAccessChanged(ctx context.Context, userID string) <-chan struct{} {
 	return b.access.subscribe(ctx, userID)
 }
+
+// AccessChangedAll signals every access subscriber, for when the changes
+// that were missed are unknown (a flush of the change feed).
+func (b *Bus) AccessChangedAll() { b.access.signalAll() }
 
 // signals wakes up the subscribers of one key, without payload.
 type signals struct {
@@ -100,6 +96,19 @@ func (s *signals) signal(key string) {
 		select {
 		case ch <- struct{}{}:
 		default: // a signal is already pending: it covers this change too
+		}
+	}
+}
+
+func (s *signals) signalAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, subs := range s.subs {
+		for ch := range subs {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
 		}
 	}
 }
