@@ -21,9 +21,10 @@
 // # Reading: polling by position, not an awaitData cursor
 //
 // The reader asks for the next position by _id, `{_id: "<next>"}`, the one
-// filter every backend answers with an index; when it is there it delivers it
-// and asks for the one after at once, so a burst is read one indexed lookup
-// per event. When it is not there the reader waits: PollInterval (1 s) while
+// filter every backend answers with an index (FerretDB pushes it down to
+// SQLite); when it is there it delivers it and asks at once for the next two,
+// four, up to 16 positions in parallel, so a reader that is behind catches up
+// in a round trip per window. When it is not there the reader waits: PollInterval (1 s) while
 // idle, HotInterval (50 ms) for HotFor after it last saw an event, and not at
 // all after this instance published one (the publisher wakes it). An idle
 // instance thus sends one indexed read a second. Every BoundsEvery idle polls
@@ -51,7 +52,8 @@
 // # Failures
 //
 // Publishing never blocks or fails the caller: its domain write is done. The
-// event is queued and written by one goroutine, in order, retried for
+// event is queued and written by one goroutine, in order (what queued up
+// meanwhile in one ordered insert), retried for
 // PublishRetry while the database does not answer (an insert whose outcome is
 // unknown is settled by reading its position back). When it still cannot be
 // written, it and whatever is queued behind it are dropped, this instance
@@ -112,7 +114,7 @@ type Config struct {
 
 // Defaults for Config.
 const (
-	DefaultMaxEvents    = 1000
+	DefaultMaxEvents    = 500
 	DefaultSizeBytes    = 16 << 20
 	DefaultPollInterval = time.Second
 	DefaultHotInterval  = 50 * time.Millisecond
@@ -407,19 +409,38 @@ func (f *Feed) read(ctx context.Context) {
 	}
 }
 
+// maxWindow bounds how many positions drain asks for at once.
+const maxWindow = 16
+
 // drain delivers the events after the reader's position, in order, until
-// the next one is not there.
+// the next one is not there. It asks for one position first (an idle poll
+// is one read) and, while every position it asked for was there, for twice
+// as many at once, in parallel: a reader that is behind catches up in one
+// round trip per window instead of one per event.
 func (f *Feed) drain(ctx context.Context) (int, error) {
 	n := 0
-	for {
-		next := f.last.Load() + 1
-		d, ok, err := f.get(ctx, next)
-		if err != nil || !ok {
-			return n, err
+	for window := 1; ; window = min(2*window, maxWindow) {
+		base := f.last.Load()
+		docs := make([]eventDoc, window)
+		found := make([]bool, window)
+		errs := make([]error, window)
+		var wg sync.WaitGroup
+		for i := range window {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				docs[i], found[i], errs[i] = f.get(ctx, base+1+int64(i))
+			}()
 		}
-		f.deliver(ctx, d)
-		f.last.Store(next)
-		n++
+		wg.Wait()
+		for i := range window {
+			if errs[i] != nil || !found[i] {
+				return n, errs[i]
+			}
+			f.deliver(ctx, docs[i])
+			f.last.Store(base + 1 + int64(i))
+			n++
+		}
 	}
 }
 
@@ -570,14 +591,27 @@ func (f *Feed) dropped(ctx context.Context, n int, err error) {
 	f.flush(ctx, fmt.Sprintf("%d events could not be written to the feed: %v", n, err))
 }
 
-// publishLoop writes queued events in order (see the package doc).
+// maxBatch bounds how many queued events one insert writes.
+const maxBatch = 64
+
+// publishLoop writes queued events in order (see the package doc), what has
+// queued up meanwhile in one insert.
 func (f *Feed) publishLoop(ctx context.Context) {
 	for {
-		var d eventDoc
+		var batch []eventDoc
 		select {
 		case <-ctx.Done():
 			return
-		case d = <-f.queue:
+		case d := <-f.queue:
+			batch = append(batch, d)
+		}
+		for more := true; more && len(batch) < maxBatch; {
+			select {
+			case d := <-f.queue:
+				batch = append(batch, d)
+			default:
+				more = false
+			}
 		}
 		if f.flushOwed.Load() {
 			fl := eventDoc{Kind: kindFlush, At: time.Now().UTC(), Nonce: nonce(), Reason: "events were dropped while the database did not answer"}
@@ -585,11 +619,10 @@ func (f *Feed) publishLoop(ctx context.Context) {
 				f.flushOwed.Store(false)
 			}
 		}
-		if err := f.insert(ctx, &d); err != nil {
+		if n, err := f.insertBatch(ctx, batch); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			n := 1
 			for more := true; more; {
 				select {
 				case <-f.queue:
@@ -601,6 +634,44 @@ func (f *Feed) publishLoop(ctx context.Context) {
 			f.dropped(ctx, n, err)
 		}
 	}
+}
+
+// insertBatch writes batch at the next free positions, in order, with one
+// ordered insert while nothing goes wrong: an insert stops at the first
+// position taken, and the rest moves up past it. After any other error it
+// goes on one event at a time (insert), which settles unknown outcomes. It
+// returns how many events it could not write.
+func (f *Feed) insertBatch(ctx context.Context, batch []eventDoc) (int, error) {
+	next := int64(0) // a position known to be taken is below it
+	for len(batch) > 0 {
+		seq := max(f.last.Load(), f.claimed.Load(), next-1) + 1
+		docs := make([]any, len(batch))
+		for i := range batch {
+			batch[i].Seq, batch[i].ID = seq+int64(i), key(seq+int64(i))
+			docs[i] = batch[i]
+		}
+		_, err := f.coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true))
+		if err == nil {
+			f.published(ctx, seq+int64(len(batch))-1)
+			return 0, nil
+		}
+		var bwe mongo.BulkWriteException
+		if errors.As(err, &bwe) && bwe.WriteConcernError == nil && len(bwe.WriteErrors) > 0 && mongodb.IsDuplicateKey(bwe.WriteErrors[0]) {
+			i := bwe.WriteErrors[0].Index
+			if i > 0 {
+				f.published(ctx, seq+int64(i)-1)
+			}
+			batch, next = batch[i:], seq+int64(i)+1
+			continue
+		}
+		for i := range batch {
+			if err := f.insert(ctx, &batch[i]); err != nil {
+				return len(batch) - i, err
+			}
+		}
+		return 0, nil
+	}
+	return 0, nil
 }
 
 // insert writes d at the next free position, retrying for PublishRetry.
@@ -636,8 +707,9 @@ func (f *Feed) insert(ctx context.Context, d *eventDoc) error {
 			if k := known(); seq <= k {
 				seq = k + 1
 			}
-			if dups%4 == 0 {
-				// Far behind (a reader that lags): ask where the end is.
+			if dups%16 == 0 {
+				// Far behind (a reader that lags): ask where the end is,
+				// rarely: on FerretDB that read decodes the collection.
 				if n, _, err := f.newest(ctx); err == nil && n >= seq {
 					seq = n + 1
 				}
