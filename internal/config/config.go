@@ -280,7 +280,7 @@ func Load(getenv func(string) string) (Config, error) {
 		{"GRAPHQL_MAX_QUERY_BYTES", &c.GraphQL.MaxQueryBytes, 15000, 100, 10 << 20},
 		{"APQ_CACHE_SIZE", &c.APQCacheSize, 1000, 0, 1_000_000},
 		{"CATALOG_CACHE_SIZE", &c.CatalogCacheSize, 1000, 0, 100_000},
-		{"FEED_MAX_EVENTS", &c.FeedMaxEvents, 500, 10, 1_000_000},
+		{"FEED_MAX_EVENTS", &c.FeedMaxEvents, 256, 10, 1_000_000},
 		{"FEED_SIZE_BYTES", &c.FeedSizeBytes, 16 << 20, 1 << 20, 1 << 30},
 	} {
 		*v.dst, err = intVar(getenv, v.name, v.def, v.lo, v.hi)

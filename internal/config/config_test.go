@@ -74,7 +74,7 @@ func TestLoadDefaults(t *testing.T) {
 		MaxBodyBytes:  1 << 20,
 		// The catalogue cache and public GET caching are on by default.
 		CatalogCacheSize: 1000,
-		FeedMaxEvents:    500,
+		FeedMaxEvents:    256,
 		FeedSizeBytes:    16 << 20,
 		FeedPollInterval: time.Second,
 		FeedPublishRetry: 30 * time.Second,

@@ -6,14 +6,17 @@ package events
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coursehub/coursehub/internal/course"
 	"github.com/coursehub/coursehub/internal/purchase"
 )
 
 // buffer is how many events a slow subscriber may lag behind before it
-// misses some; a subscriber never slows the publisher down.
-const buffer = 16
+// misses some; a subscriber never slows the publisher down. The feed hands
+// events over in bursts (a window of reads at a time), hence room for
+// several.
+const buffer = 256
 
 // Bus is the in-process publisher and subscription source.
 type Bus struct {
@@ -21,6 +24,10 @@ type Bus struct {
 	purchases topic[purchase.Purchase]
 	access    signals
 }
+
+// Missed counts the events subscribers missed because they lagged more
+// than the buffer behind, since the bus was made.
+func (b *Bus) Missed() int64 { return b.courses.missed.Load() + b.purchases.missed.Load() }
 
 // NewBus returns an empty bus.
 func NewBus() *Bus { return &Bus{} }
@@ -115,8 +122,9 @@ func (s *signals) signalAll() {
 
 // topic fans one kind of event out to its subscribers.
 type topic[T any] struct {
-	mu   sync.Mutex
-	subs map[chan *T]struct{}
+	mu     sync.Mutex
+	subs   map[chan *T]struct{}
+	missed atomic.Int64
 }
 
 func (t *topic[T]) subscribe(ctx context.Context) <-chan *T {
@@ -145,6 +153,7 @@ func (t *topic[T]) publish(v T) {
 		select {
 		case ch <- &e:
 		default: // a subscriber that lags this far misses the event
+			t.missed.Add(1)
 		}
 	}
 }

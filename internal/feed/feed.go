@@ -22,9 +22,9 @@
 //
 // The reader asks for the next position by _id, `{_id: "<next>"}`, the one
 // filter every backend answers with an index (FerretDB pushes it down to
-// SQLite); when it is there it delivers it and asks at once for the next two,
-// four, up to 16 positions in parallel, so a reader that is behind catches up
-// in a round trip per window. When it is not there the reader waits: PollInterval (1 s) while
+// SQLite); when it is there it delivers it and asks at once for more, several
+// positions in parallel (see drain), so a reader that is behind catches up in
+// a round trip per window. When it is not there the reader waits: PollInterval (1 s) while
 // idle, HotInterval (50 ms) for HotFor after it last saw an event, and not at
 // all after this instance published one (the publisher wakes it). An idle
 // instance thus sends one indexed read a second. Every BoundsEvery idle polls
@@ -114,7 +114,7 @@ type Config struct {
 
 // Defaults for Config.
 const (
-	DefaultMaxEvents    = 500
+	DefaultMaxEvents    = 256
 	DefaultSizeBytes    = 16 << 20
 	DefaultPollInterval = time.Second
 	DefaultHotInterval  = 50 * time.Millisecond
@@ -170,7 +170,9 @@ type Feed struct {
 	last atomic.Int64
 	// claimed is the highest position this instance's publisher wrote.
 	claimed atomic.Int64
-	wake    chan struct{}
+	// lastDrain is how many events the reader's last drain found.
+	lastDrain int
+	wake      chan struct{}
 	queue   chan eventDoc
 	// flushOwed: events were dropped; a flush event is written before the
 	// next one.
@@ -354,6 +356,7 @@ func (f *Feed) Position() int64 { return f.last.Load() }
 func (f *Feed) read(ctx context.Context) {
 	var hotUntil time.Time
 	misses := 0
+	missed := f.hub.Missed()
 	boundsDue := false
 	failing := false
 	for ctx.Err() == nil {
@@ -393,6 +396,10 @@ func (f *Feed) read(ctx context.Context) {
 		now := time.Now()
 		if n > 0 {
 			hotUntil = now.Add(f.cfg.HotFor)
+			if m := f.hub.Missed(); m > missed {
+				f.logger.WarnContext(ctx, "change feed: subscriptions too slow to keep up missed events (their buffers were full)", "missed", m-missed, "total", m)
+				missed = m
+			}
 		}
 		wait := f.cfg.PollInterval
 		if now.Before(hotUntil) && err == nil {
@@ -413,13 +420,18 @@ func (f *Feed) read(ctx context.Context) {
 const maxWindow = 16
 
 // drain delivers the events after the reader's position, in order, until
-// the next one is not there. It asks for one position first (an idle poll
-// is one read) and, while every position it asked for was there, for twice
-// as many at once, in parallel: a reader that is behind catches up in one
-// round trip per window instead of one per event.
+// the next one is not there. Its first window is as many positions as the
+// previous drain found (at least one: an idle poll is one read); after a
+// window that was all there it asks for one more, then two, four, up to
+// maxWindow, in parallel. Under a steady flow a drain thus reads about one
+// position per event plus one, and a reader that is behind catches up in a
+// round trip per window. On FerretDB every read goes through the whole
+// collection, so reads not made count.
 func (f *Feed) drain(ctx context.Context) (int, error) {
 	n := 0
-	for window := 1; ; window = min(2*window, maxWindow) {
+	window := min(max(1, f.lastDrain), maxWindow)
+	defer func() { f.lastDrain = n }()
+	for {
 		base := f.last.Load()
 		docs := make([]eventDoc, window)
 		found := make([]bool, window)
@@ -440,6 +452,11 @@ func (f *Feed) drain(ctx context.Context) (int, error) {
 			f.deliver(ctx, docs[i])
 			f.last.Store(base + 1 + int64(i))
 			n++
+		}
+		if n == window {
+			window = 1
+		} else {
+			window = min(2*window, maxWindow)
 		}
 	}
 }
