@@ -46,8 +46,8 @@
 // Atlas is worth more than the lower latency they would give on the latter
 // two. On MongoDB the capped collection bounds itself; FerretDB embedded does
 // not trim capped collections on its own (its clean-up timer is off), so on
-// FerretDB a publisher runs `compact` on the collection every MaxEvents/10
-// events, which trims it to MaxEvents.
+// FerretDB a publisher deletes the positions more than MaxEvents below the one
+// it wrote, every MaxEvents/4 events.
 //
 // # Failures
 //
@@ -163,7 +163,7 @@ type Feed struct {
 	// ready is closed by the first successful Setup, which set last.
 	ready     chan struct{}
 	readyOnce sync.Once
-	ferret    atomic.Bool // the server is FerretDB: trim with compact
+	ferret    atomic.Bool // the server is FerretDB: the publishers trim
 
 	// last is the reader's position: every event up to it was delivered or
 	// flushed. Only the reader writes it.
@@ -679,6 +679,12 @@ func (f *Feed) insertBatch(ctx context.Context, batch []eventDoc) (int, error) {
 				f.published(ctx, seq+int64(i)-1)
 			}
 			batch, next = batch[i:], seq+int64(i)+1
+			// Another publisher's batch holds the positions after
+			// ours, likely many: ask where the end is rather than
+			// move up one position per round trip.
+			if n, _, err := f.newest(ctx); err == nil {
+				next = max(next, n+1)
+			}
 			continue
 		}
 		for i := range batch {
@@ -724,9 +730,8 @@ func (f *Feed) insert(ctx context.Context, d *eventDoc) error {
 			if k := known(); seq <= k {
 				seq = k + 1
 			}
-			if dups%16 == 0 {
-				// Far behind (a reader that lags): ask where the end is,
-				// rarely: on FerretDB that read decodes the collection.
+			if dups > 1 {
+				// Behind another publisher's batch: ask where the end is.
 				if n, _, err := f.newest(ctx); err == nil && n >= seq {
 					seq = n + 1
 				}
@@ -762,16 +767,18 @@ func (f *Feed) published(ctx context.Context, seq int64) {
 	case f.wake <- struct{}{}:
 	default:
 	}
-	// Trims run one at a time, after every MaxEvents/10 events written here:
-	// on FerretDB the collection holds at most about MaxEvents plus what
-	// the instances wrote since their last trims.
-	every := int64(max(1, f.cfg.MaxEvents/10))
+	// Trims run one at a time, after every MaxEvents/4 events written here:
+	// on FerretDB the collection holds about MaxEvents to 1.25 MaxEvents
+	// events, plus what the other instances wrote since their last trims.
+	// A delete by position, not compact: FerretDB's compact runs ANALYZE
+	// three times under the write lock, which stalled every writer.
+	every := int64(max(1, f.cfg.MaxEvents/4))
 	if f.ferret.Load() && seq-f.trimmedAt.Load() >= every && f.trimming.CompareAndSwap(false, true) {
 		f.trimmedAt.Store(seq)
 		go func() {
 			defer f.trimming.Store(false)
-			err := f.coll.Database().RunCommand(context.WithoutCancel(ctx), bson.D{{Key: "compact", Value: Collection}}).Err()
-			if err != nil {
+			below := bson.D{{Key: "_id", Value: bson.D{{Key: "$lte", Value: key(seq - int64(f.cfg.MaxEvents))}}}}
+			if _, err := f.coll.DeleteMany(context.WithoutCancel(ctx), below); err != nil {
 				f.logger.WarnContext(ctx, "change feed: trimming the collection failed", "err", err)
 			}
 		}()
