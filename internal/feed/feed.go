@@ -173,7 +173,7 @@ type Feed struct {
 	// lastDrain is how many events the reader's last drain found.
 	lastDrain int
 	wake      chan struct{}
-	queue   chan eventDoc
+	queue     chan eventDoc
 	// flushOwed: events were dropped; a flush event is written before the
 	// next one.
 	flushOwed atomic.Bool
