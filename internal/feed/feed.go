@@ -320,35 +320,6 @@ func (f *Feed) newest(ctx context.Context) (int64, bool, error) {
 	return d.Seq, true, nil
 }
 
-// firstFree returns the first position from from on that is not taken, by
-// reading maxWindow positions at a time in parallel: reads by _id are cheap
-// everywhere, where a read of the newest event decodes the whole collection
-// on FerretDB. Positions are dense, so the first missing one is the end.
-func (f *Feed) firstFree(ctx context.Context, from int64) (int64, error) {
-	for {
-		found := make([]bool, maxWindow)
-		errs := make([]error, maxWindow)
-		var wg sync.WaitGroup
-		for i := range maxWindow {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, found[i], errs[i] = f.get(ctx, from+int64(i))
-			}()
-		}
-		wg.Wait()
-		for i := range maxWindow {
-			if errs[i] != nil {
-				return 0, errs[i]
-			}
-			if !found[i] {
-				return from + int64(i), nil
-			}
-		}
-		from += maxWindow
-	}
-}
-
 // get reads position seq.
 func (f *Feed) get(ctx context.Context, seq int64) (eventDoc, bool, error) {
 	var d eventDoc
@@ -709,10 +680,10 @@ func (f *Feed) insertBatch(ctx context.Context, batch []eventDoc) (int, error) {
 			}
 			batch, next = batch[i:], seq+int64(i)+1
 			// Another publisher's batch holds the positions after
-			// ours, likely several: find where the end is rather than
+			// ours, likely many: ask where the end is rather than
 			// move up one position per round trip.
-			if end, err := f.firstFree(ctx, next); err == nil {
-				next = end
+			if n, _, err := f.newest(ctx); err == nil {
+				next = max(next, n+1)
 			}
 			continue
 		}
@@ -760,9 +731,9 @@ func (f *Feed) insert(ctx context.Context, d *eventDoc) error {
 				seq = k + 1
 			}
 			if dups > 1 {
-				// Behind another publisher's batch: find where the end is.
-				if end, err := f.firstFree(ctx, seq); err == nil {
-					seq = end
+				// Behind another publisher's batch: ask where the end is.
+				if n, _, err := f.newest(ctx); err == nil && n >= seq {
+					seq = n + 1
 				}
 			}
 			continue
