@@ -59,7 +59,8 @@
 // written, it and whatever is queued behind it are dropped, this instance
 // flushes (caches dropped, every socket re-checked, a log line), and a flush
 // event is owed: it is written before the next event, and every instance that
-// reads it flushes too. The reader survives the database going away and
+// reads it flushes too. A stopping instance writes what is still queued, for
+// up to shutdownGrace, and logs what it could not. The reader survives the database going away and
 // coming back (it resumes after the last position it delivered, and checks
 // the bounds first); it never delivers a position twice, and whatever it
 // cannot read (overwritten, recreated) is a flush with a log line that says
@@ -338,8 +339,12 @@ func (f *Feed) get(ctx context.Context, seq int64) (eventDoc, bool, error) {
 func (f *Feed) Run(ctx context.Context) {
 	select {
 	case <-f.ready:
-	case <-ctx.Done():
-		return
+	default:
+		select {
+		case <-f.ready:
+		case <-ctx.Done():
+			return
+		}
 	}
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -618,9 +623,14 @@ func (f *Feed) publishLoop(ctx context.Context) {
 		var batch []eventDoc
 		select {
 		case <-ctx.Done():
+			f.publishRest(ctx, nil)
 			return
 		case d := <-f.queue:
 			batch = append(batch, d)
+		}
+		if ctx.Err() != nil {
+			f.publishRest(ctx, batch)
+			return
 		}
 		for more := true; more && len(batch) < maxBatch; {
 			select {
@@ -638,6 +648,7 @@ func (f *Feed) publishLoop(ctx context.Context) {
 		}
 		if n, err := f.insertBatch(ctx, batch); err != nil {
 			if ctx.Err() != nil {
+				f.publishRest(ctx, batch[len(batch)-n:])
 				return
 			}
 			for more := true; more; {
@@ -650,6 +661,38 @@ func (f *Feed) publishLoop(ctx context.Context) {
 			}
 			f.dropped(ctx, n, err)
 		}
+	}
+}
+
+// shutdownGrace bounds how long a stopping instance spends writing the
+// events still queued.
+const shutdownGrace = 3 * time.Second
+
+// publishRest writes what is still queued when the feed stops (a course
+// published just before a deploy must still reach the other instances),
+// for at most shutdownGrace; what it cannot write is logged.
+func (f *Feed) publishRest(ctx context.Context, rest []eventDoc) {
+	for more := true; more; {
+		select {
+		case d := <-f.queue:
+			rest = append(rest, d)
+		default:
+			more = false
+		}
+	}
+	if len(rest) == 0 {
+		return
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	for len(rest) > 0 {
+		n := min(len(rest), maxBatch)
+		if left, err := f.insertBatch(wctx, rest[:n]); err != nil {
+			f.logger.WarnContext(ctx, "change feed: events queued at shutdown were not written; the other instances will not see them",
+				"events", left+len(rest)-n, "err", err)
+			return
+		}
+		rest = rest[n:]
 	}
 }
 

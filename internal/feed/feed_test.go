@@ -417,6 +417,22 @@ func TestFeedPublishFailureFlushes(t *testing.T) {
 	}
 }
 
+// Ensure events still queued when an instance stops are written before it
+// goes: the others get them.
+func TestFeedShutdownWritesQueued(t *testing.T) {
+	db := mongotest.NewDatabase(t)
+	b := newInstance(t, db, fast, true)
+	stopping := newInstance(t, db, fast, false)
+	publish(stopping, "last-1", "last-2", "last-3")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	stopping.Run(ctx) // stopped at once: only the queue is written
+	waitFor(t, "the queued events on B", func() bool { return len(b.got()) >= 3 })
+	if got := b.got(); !equal(got, []string{"last-1", "last-2", "last-3"}) {
+		t.Errorf("B got %v", got)
+	}
+}
+
 // Measure what an idle feed sends the database: with the default 1 s poll,
 // at most one query a second.
 func TestFeedIdleCost(t *testing.T) {
