@@ -218,6 +218,9 @@ type eventDoc struct {
 	Kind  string    `bson:"k"`
 	At    time.Time `bson:"at"`
 	Nonce string    `bson:"n"` // tells this publisher's insert from another's
+	// End is the last position of the insert that wrote this event: a
+	// publisher that lost the race for this position moves past it.
+	End int64 `bson:"e,omitempty"`
 	// The payloads: what a delivery needs, so that it reads nothing else.
 	Course   *courseDoc   `bson:"c,omitempty"`
 	Purchase *purchaseDoc `bson:"p,omitempty"`
@@ -319,6 +322,17 @@ func (f *Feed) newest(ctx context.Context) (int64, bool, error) {
 		return 0, false, fmt.Errorf("feed: read the newest event: %w", err)
 	}
 	return d.Seq, true, nil
+}
+
+// pastWinner returns the position after the insert that took seq (0 when
+// it cannot tell): the winner's batch holds the positions up to its End,
+// and one read by _id finds them instead of a round trip per position.
+func (f *Feed) pastWinner(ctx context.Context, seq int64) int64 {
+	d, ok, err := f.get(ctx, seq)
+	if err != nil || !ok {
+		return 0
+	}
+	return max(d.End, d.Seq) + 1
 }
 
 // get reads position seq.
@@ -708,6 +722,7 @@ func (f *Feed) insertBatch(ctx context.Context, batch []eventDoc) (int, error) {
 		docs := make([]any, len(batch))
 		for i := range batch {
 			batch[i].Seq, batch[i].ID = seq+int64(i), key(seq+int64(i))
+			batch[i].End = seq + int64(len(batch)) - 1
 			docs[i] = batch[i]
 		}
 		_, err := f.coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true))
@@ -722,12 +737,7 @@ func (f *Feed) insertBatch(ctx context.Context, batch []eventDoc) (int, error) {
 				f.published(ctx, seq+int64(i)-1)
 			}
 			batch, next = batch[i:], seq+int64(i)+1
-			// Another publisher's batch holds the positions after
-			// ours, likely many: ask where the end is rather than
-			// move up one position per round trip.
-			if n, _, err := f.newest(ctx); err == nil {
-				next = max(next, n+1)
-			}
+			next = max(next, f.pastWinner(ctx, seq+int64(i)))
 			continue
 		}
 		for i := range batch {
@@ -748,10 +758,9 @@ func (f *Feed) insert(ctx context.Context, d *eventDoc) error {
 	// uncertain: an insert at seq had an unknown outcome, so seq may hold
 	// d already; it is read back before d moves on.
 	uncertain := false
-	dups := 0
 	backoff := 50 * time.Millisecond
 	for {
-		d.Seq, d.ID = seq, key(seq)
+		d.Seq, d.ID, d.End = seq, key(seq), seq
 		_, err := f.coll.InsertOne(ctx, d)
 		if mongodb.IsDuplicateKey(err) && uncertain {
 			got, ok, gerr := f.get(ctx, seq)
@@ -768,17 +777,8 @@ func (f *Feed) insert(ctx context.Context, d *eventDoc) error {
 			return nil
 		case mongodb.IsDuplicateKey(err):
 			uncertain = false
-			dups++
-			seq++
-			if k := known(); seq <= k {
-				seq = k + 1
-			}
-			if dups > 1 {
-				// Behind another publisher's batch: ask where the end is.
-				if n, _, err := f.newest(ctx); err == nil && n >= seq {
-					seq = n + 1
-				}
-			}
+			taken := seq
+			seq = max(taken+1, known()+1, f.pastWinner(ctx, taken))
 			continue
 		case ctx.Err() != nil:
 			return ctx.Err()
