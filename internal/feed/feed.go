@@ -64,7 +64,9 @@
 // coming back (it resumes after the last position it delivered, and checks
 // the bounds first); it never delivers a position twice, and whatever it
 // cannot read (overwritten, recreated) is a flush with a log line that says
-// so. An instance starting fresh begins at the current end.
+// so. A reader overtaken by the overwrite goes on with what is still stored,
+// from at most half a collection below the end. An instance starting fresh
+// begins at the current end.
 package feed
 
 import (
@@ -481,8 +483,10 @@ func (f *Feed) drain(ctx context.Context) (int, error) {
 }
 
 // checkBounds compares the reader's position with the newest event; it
-// flushes and jumps to the newest when the events after the position
-// cannot be read. behind reports that there are events to read.
+// flushes when the events after the position cannot be read, and goes on
+// from the newest (the collection was recreated) or from what is still
+// stored (it was overtaken by the overwrite). behind reports that there are
+// events to read.
 func (f *Feed) checkBounds(ctx context.Context) (behind bool, err error) {
 	newest, any, err := f.newest(ctx)
 	if mongodb.IsNotImplemented(err) {
@@ -512,11 +516,36 @@ func (f *Feed) checkBounds(ctx context.Context) (behind bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	if !ok {
-		f.jump(ctx, newest, fmt.Sprintf("positions %d to %d are gone (overwritten before this instance read them, or the collection was recreated)", last+1, newest))
-		return false, nil
+	if ok {
+		return true, nil
 	}
+	// What is still there is delivered, late rather than never; the
+	// reader resumes half a collection below the end, so that the overwrite
+	// does not overtake it again at once.
+	oldest, err := f.oldest(ctx)
+	if err != nil {
+		return false, err
+	}
+	resume := max(oldest-1, newest-int64(f.cfg.MaxEvents/2), last)
+	f.jump(ctx, resume, fmt.Sprintf("positions %d to %d are gone (overwritten before this instance read them, or the collection was recreated); reading on from %d", last+1, resume, resume+1))
 	return true, nil
+}
+
+// oldest returns the lowest position stored (0 when empty).
+func (f *Feed) oldest(ctx context.Context) (int64, error) {
+	var d struct {
+		Seq int64 `bson:"seq"`
+	}
+	err := f.coll.FindOne(ctx, bson.D{}, options.FindOne().
+		SetSort(bson.D{{Key: "$natural", Value: 1}}).
+		SetProjection(bson.D{{Key: "seq", Value: 1}})).Decode(&d)
+	if mongodb.IsNoDocuments(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("feed: read the oldest event: %w", err)
+	}
+	return d.Seq, nil
 }
 
 // jump moves the reader to seq past events it cannot deliver, and flushes.
