@@ -488,7 +488,7 @@ func (f *Feed) drain(ctx context.Context) (int, error) {
 // stored (it was overtaken by the overwrite). behind reports that there are
 // events to read.
 func (f *Feed) checkBounds(ctx context.Context) (behind bool, err error) {
-	newest, any, err := f.newest(ctx)
+	newest, stored, err := f.newest(ctx)
 	if mongodb.IsNotImplemented(err) {
 		// FerretDB refuses a $natural sort on a collection that is not
 		// capped, a missing one included: the feed was dropped. Create
@@ -496,16 +496,16 @@ func (f *Feed) checkBounds(ctx context.Context) (behind bool, err error) {
 		if err := f.create(ctx); err != nil {
 			return false, err
 		}
-		newest, any, err = f.newest(ctx)
+		newest, stored, err = f.newest(ctx)
 	}
 	if err != nil {
 		return false, err
 	}
 	last := f.last.Load()
 	switch {
-	case !any && last == 0, any && newest == last:
+	case !stored && last == 0, stored && newest == last:
 		return false, nil
-	case !any:
+	case !stored:
 		f.jump(ctx, 0, fmt.Sprintf("the feed is empty, but this instance had read up to position %d: the collection was dropped or recreated", last))
 		return false, nil
 	case newest < last:
