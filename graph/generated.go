@@ -18,6 +18,7 @@ import (
 	"github.com/coursehub/coursehub/graph/scalar"
 	"github.com/coursehub/coursehub/internal/auth"
 	"github.com/coursehub/coursehub/internal/course"
+	"github.com/coursehub/coursehub/internal/lesson"
 	"github.com/coursehub/coursehub/internal/purchase"
 	"github.com/coursehub/coursehub/internal/user"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -36,6 +37,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Course() CourseResolver
 	CourseConnection() CourseConnectionResolver
+	Lesson() LessonResolver
 	Mutation() MutationResolver
 	Purchase() PurchaseResolver
 	Query() QueryResolver
@@ -44,7 +46,7 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
-	Auth   func(ctx context.Context, obj any, next graphql.Resolver, requires *user.Role, allowOwner bool) (res any, err error)
+	Auth   func(ctx context.Context, obj any, next graphql.Resolver, requires *user.Role, allowOwner bool, anyOf []auth.Grant, courseArg *string, lessonArg *string) (res any, err error)
 	Public func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
 }
 
@@ -58,14 +60,17 @@ type ComplexityRoot struct {
 	}
 
 	Course struct {
-		CreatedAt   func(childComplexity int) int
-		CreatedBy   func(childComplexity int) int
-		Description func(childComplexity int) int
-		ID          func(childComplexity int) int
-		ImageLink   func(childComplexity int) int
-		Price       func(childComplexity int) int
-		Published   func(childComplexity int) int
-		Title       func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		CreatedBy          func(childComplexity int) int
+		Description        func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		ImageLink          func(childComplexity int) int
+		Lessons            func(childComplexity int) int
+		Price              func(childComplexity int) int
+		Progress           func(childComplexity int) int
+		Published          func(childComplexity int) int
+		Title              func(childComplexity int) int
+		ViewerHasPurchased func(childComplexity int) int
 	}
 
 	CourseConnection struct {
@@ -79,16 +84,41 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	CourseProgress struct {
+		CompletedLessons func(childComplexity int) int
+		TotalLessons     func(childComplexity int) int
+	}
+
+	CourseSales struct {
+		Purchases func(childComplexity int) int
+		Revenue   func(childComplexity int) int
+	}
+
+	Lesson struct {
+		Body            func(childComplexity int) int
+		Completed       func(childComplexity int) int
+		DurationMinutes func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Position        func(childComplexity int) int
+		Preview         func(childComplexity int) int
+		Title           func(childComplexity int) int
+		VideoURL        func(childComplexity int) int
+	}
+
 	Mutation struct {
+		AddLesson                func(childComplexity int, courseID string, input lesson.Input) int
 		ChangeEmail              func(childComplexity int, currentPassword string, newEmail string) int
 		ChangePassword           func(childComplexity int, currentPassword string, newPassword string) int
+		CompleteLesson           func(childComplexity int, id string) int
 		CreateCourse             func(childComplexity int, input course.CreateInput) int
 		Login                    func(childComplexity int, input model.LoginInput, delivery *auth.Delivery) int
 		Logout                   func(childComplexity int, refreshToken *string) int
 		LogoutAll                func(childComplexity int) int
+		MoveLesson               func(childComplexity int, id string, position int) int
 		PurchaseCourse           func(childComplexity int, courseID string) int
 		RefreshSession           func(childComplexity int, delivery *auth.Delivery) int
 		RefreshToken             func(childComplexity int, refreshToken string, delivery *auth.Delivery) int
+		RemoveLesson             func(childComplexity int, id string) int
 		RequestEmailVerification func(childComplexity int) int
 		RequestPasswordReset     func(childComplexity int, email string) int
 		ResetPassword            func(childComplexity int, token string, newPassword string, delivery *auth.Delivery) int
@@ -96,6 +126,7 @@ type ComplexityRoot struct {
 		SetRole                  func(childComplexity int, userID string, role user.Role) int
 		Signup                   func(childComplexity int, input user.SignupInput, delivery *auth.Delivery) int
 		UpdateCourse             func(childComplexity int, id string, input course.UpdateInput) int
+		UpdateLesson             func(childComplexity int, id string, input lesson.UpdateInput) int
 		VerifyEmail              func(childComplexity int, token string) int
 	}
 
@@ -114,8 +145,11 @@ type ComplexityRoot struct {
 	Query struct {
 		AuditLog         func(childComplexity int, first *int, after *string, userID *string, kind *auth.SecurityEventKind) int
 		Course           func(childComplexity int, id string) int
+		CourseSales      func(childComplexity int, courseID string) int
 		Courses          func(childComplexity int, first *int, after *string) int
+		Lesson           func(childComplexity int, id string) int
 		Me               func(childComplexity int) int
+		MyCourses        func(childComplexity int, first *int, after *string) int
 		PurchasedCourses func(childComplexity int, first *int, after *string) int
 		SecurityEvents   func(childComplexity int, first *int, after *string) int
 		Sessions         func(childComplexity int) int
@@ -172,9 +206,18 @@ type ComplexityRoot struct {
 
 type CourseResolver interface {
 	CreatedBy(ctx context.Context, obj *course.Course) (*user.User, error)
+
+	Lessons(ctx context.Context, obj *course.Course) ([]lesson.Lesson, error)
+	ViewerHasPurchased(ctx context.Context, obj *course.Course) (bool, error)
+	Progress(ctx context.Context, obj *course.Course) (*lesson.Progress, error)
 }
 type CourseConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.CourseConnection) (int, error)
+}
+type LessonResolver interface {
+	Body(ctx context.Context, obj *lesson.Lesson) (*string, error)
+
+	Completed(ctx context.Context, obj *lesson.Lesson) (*bool, error)
 }
 type MutationResolver interface {
 	Signup(ctx context.Context, input user.SignupInput, delivery *auth.Delivery) (*auth.Payload, error)
@@ -187,6 +230,11 @@ type MutationResolver interface {
 	ChangePassword(ctx context.Context, currentPassword string, newPassword string) (bool, error)
 	CreateCourse(ctx context.Context, input course.CreateInput) (*course.Course, error)
 	UpdateCourse(ctx context.Context, id string, input course.UpdateInput) (*course.Course, error)
+	AddLesson(ctx context.Context, courseID string, input lesson.Input) (*lesson.Lesson, error)
+	UpdateLesson(ctx context.Context, id string, input lesson.UpdateInput) (*lesson.Lesson, error)
+	RemoveLesson(ctx context.Context, id string) (bool, error)
+	MoveLesson(ctx context.Context, id string, position int) (*lesson.Lesson, error)
+	CompleteLesson(ctx context.Context, id string) (*lesson.Lesson, error)
 	PurchaseCourse(ctx context.Context, courseID string) (*purchase.Purchase, error)
 	SetRole(ctx context.Context, userID string, role user.Role) (*user.User, error)
 	RequestPasswordReset(ctx context.Context, email string) (bool, error)
@@ -206,6 +254,9 @@ type QueryResolver interface {
 	Sessions(ctx context.Context) ([]auth.Session, error)
 	SecurityEvents(ctx context.Context, first *int, after *string) (*model.SecurityEventConnection, error)
 	AuditLog(ctx context.Context, first *int, after *string, userID *string, kind *auth.SecurityEventKind) (*model.SecurityEventConnection, error)
+	Lesson(ctx context.Context, id string) (*lesson.Lesson, error)
+	MyCourses(ctx context.Context, first *int, after *string) (*model.CourseConnection, error)
+	CourseSales(ctx context.Context, courseID string) (*purchase.Sales, error)
 }
 type SecurityEventConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.SecurityEventConnection) (int, error)
@@ -294,12 +345,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Course.ImageLink(childComplexity), true
+	case "Course.lessons":
+		if e.ComplexityRoot.Course.Lessons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Course.Lessons(childComplexity), true
 	case "Course.price":
 		if e.ComplexityRoot.Course.Price == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Course.Price(childComplexity), true
+	case "Course.progress":
+		if e.ComplexityRoot.Course.Progress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Course.Progress(childComplexity), true
 	case "Course.published":
 		if e.ComplexityRoot.Course.Published == nil {
 			break
@@ -312,6 +375,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Course.Title(childComplexity), true
+	case "Course.viewerHasPurchased":
+		if e.ComplexityRoot.Course.ViewerHasPurchased == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Course.ViewerHasPurchased(childComplexity), true
 
 	case "CourseConnection.edges":
 		if e.ComplexityRoot.CourseConnection.Edges == nil {
@@ -345,6 +414,92 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CourseEdge.Node(childComplexity), true
 
+	case "CourseProgress.completedLessons":
+		if e.ComplexityRoot.CourseProgress.CompletedLessons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseProgress.CompletedLessons(childComplexity), true
+	case "CourseProgress.totalLessons":
+		if e.ComplexityRoot.CourseProgress.TotalLessons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseProgress.TotalLessons(childComplexity), true
+
+	case "CourseSales.purchases":
+		if e.ComplexityRoot.CourseSales.Purchases == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseSales.Purchases(childComplexity), true
+	case "CourseSales.revenue":
+		if e.ComplexityRoot.CourseSales.Revenue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseSales.Revenue(childComplexity), true
+
+	case "Lesson.body":
+		if e.ComplexityRoot.Lesson.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lesson.Body(childComplexity), true
+	case "Lesson.completed":
+		if e.ComplexityRoot.Lesson.Completed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lesson.Completed(childComplexity), true
+	case "Lesson.durationMinutes":
+		if e.ComplexityRoot.Lesson.DurationMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lesson.DurationMinutes(childComplexity), true
+	case "Lesson.id":
+		if e.ComplexityRoot.Lesson.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lesson.ID(childComplexity), true
+	case "Lesson.position":
+		if e.ComplexityRoot.Lesson.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lesson.Position(childComplexity), true
+	case "Lesson.preview":
+		if e.ComplexityRoot.Lesson.Preview == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lesson.Preview(childComplexity), true
+	case "Lesson.title":
+		if e.ComplexityRoot.Lesson.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lesson.Title(childComplexity), true
+	case "Lesson.videoUrl":
+		if e.ComplexityRoot.Lesson.VideoURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lesson.VideoURL(childComplexity), true
+
+	case "Mutation.addLesson":
+		if e.ComplexityRoot.Mutation.AddLesson == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addLesson_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddLesson(childComplexity, args["courseId"].(string), args["input"].(lesson.Input)), true
 	case "Mutation.changeEmail":
 		if e.ComplexityRoot.Mutation.ChangeEmail == nil {
 			break
@@ -367,6 +522,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ChangePassword(childComplexity, args["currentPassword"].(string), args["newPassword"].(string)), true
+	case "Mutation.completeLesson":
+		if e.ComplexityRoot.Mutation.CompleteLesson == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_completeLesson_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CompleteLesson(childComplexity, args["id"].(string)), true
 	case "Mutation.createCourse":
 		if e.ComplexityRoot.Mutation.CreateCourse == nil {
 			break
@@ -406,6 +572,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.LogoutAll(childComplexity), true
+	case "Mutation.moveLesson":
+		if e.ComplexityRoot.Mutation.MoveLesson == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_moveLesson_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MoveLesson(childComplexity, args["id"].(string), args["position"].(int)), true
 	case "Mutation.purchaseCourse":
 		if e.ComplexityRoot.Mutation.PurchaseCourse == nil {
 			break
@@ -439,6 +616,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RefreshToken(childComplexity, args["refreshToken"].(string), args["delivery"].(*auth.Delivery)), true
+	case "Mutation.removeLesson":
+		if e.ComplexityRoot.Mutation.RemoveLesson == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeLesson_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveLesson(childComplexity, args["id"].(string)), true
 	case "Mutation.requestEmailVerification":
 		if e.ComplexityRoot.Mutation.RequestEmailVerification == nil {
 			break
@@ -511,6 +699,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateCourse(childComplexity, args["id"].(string), args["input"].(course.UpdateInput)), true
+	case "Mutation.updateLesson":
+		if e.ComplexityRoot.Mutation.UpdateLesson == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateLesson_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateLesson(childComplexity, args["id"].(string), args["input"].(lesson.UpdateInput)), true
 	case "Mutation.verifyEmail":
 		if e.ComplexityRoot.Mutation.VerifyEmail == nil {
 			break
@@ -583,6 +782,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Course(childComplexity, args["id"].(string)), true
+	case "Query.courseSales":
+		if e.ComplexityRoot.Query.CourseSales == nil {
+			break
+		}
+
+		args, err := ec.field_Query_courseSales_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CourseSales(childComplexity, args["courseId"].(string)), true
 	case "Query.courses":
 		if e.ComplexityRoot.Query.Courses == nil {
 			break
@@ -595,12 +805,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Courses(childComplexity, args["first"].(*int), args["after"].(*string)), true
 
+	case "Query.lesson":
+		if e.ComplexityRoot.Query.Lesson == nil {
+			break
+		}
+
+		args, err := ec.field_Query_lesson_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Lesson(childComplexity, args["id"].(string)), true
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.myCourses":
+		if e.ComplexityRoot.Query.MyCourses == nil {
+			break
+		}
+
+		args, err := ec.field_Query_myCourses_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MyCourses(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.purchasedCourses":
 		if e.ComplexityRoot.Query.PurchasedCourses == nil {
 			break
@@ -802,9 +1034,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("CreateCourseInput", ec.unmarshalInputCreateCourseInput),
+			graphql.NewInputUnmarshaler("LessonInput", ec.unmarshalInputLessonInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("SignupInput", ec.unmarshalInputSignupInput),
 			graphql.NewInputUnmarshaler("UpdateCourseInput", ec.unmarshalInputUpdateCourseInput),
+			graphql.NewInputUnmarshaler("UpdateLessonInput", ec.unmarshalInputUpdateLessonInput),
 		)
 	}
 	first := true
@@ -904,12 +1138,42 @@ var sources = []*ast.Source{
 # (graph/schema_test.go) fails the build for any field with neither.
 
 """
-Guards a field. Without a live session the field fails with UNAUTHENTICATED;
-with a role below ` + "`" + `requires` + "`" + ` it fails with FORBIDDEN. With ` + "`" + `allowOwner` + "`" + `, the
-user who owns the parent object may also read it (and anyone else, signed in
-or not, gets null and FORBIDDEN).
+Guards a field. Without a live session a root field fails with
+UNAUTHENTICATED; with a role below ` + "`" + `requires` + "`" + ` it fails with FORBIDDEN.
+
+With ` + "`" + `allowOwner` + "`" + `, the user who owns the parent object may also read it (and
+anyone else, signed in or not, gets null and FORBIDDEN).
+
+With ` + "`" + `anyOf` + "`" + `, the caller must hold the role ` + "`" + `requires` + "`" + ` AND at least one of
+the grants (OWNER, PURCHASER, PREVIEW, ADMIN) on the field's course: the
+parent object's course, or on a root field the course (or the lesson's
+course) whose id is the argument named by ` + "`" + `courseArg` + "`" + ` (or ` + "`" + `lessonArg` + "`" + `). That course
+is looked up before the resolver runs: a missing one, or a draft the caller
+may not see, is NOT_FOUND; one the caller may see but holds no grant on is
+FORBIDDEN, and nothing changes. On an object field anyone without a grant,
+signed in or not, gets null and FORBIDDEN. docs/api.md lists every field's rule.
 """
-directive @auth(requires: Role = USER, allowOwner: Boolean! = false) on FIELD_DEFINITION
+directive @auth(
+  requires: Role = USER
+  allowOwner: Boolean! = false
+  anyOf: [Grant!]
+  "On a root field: the argument holding the id of the course the grants are about."
+  courseArg: String
+  "On a root field: the argument holding the id of a lesson; the grants are about its course."
+  lessonArg: String
+) on FIELD_DEFINITION
+
+"What @auth(anyOf:) accepts: a relation of the caller to a course."
+enum Grant {
+  "The caller is the course's instructor (the user who created it)."
+  OWNER
+  "The caller bought the course."
+  PURCHASER
+  "The field's lesson is a preview: open to everyone, signed in or not."
+  PREVIEW
+  "The caller is an admin."
+  ADMIN
+}
 
 "Marks a root field as deliberately open to anonymous callers."
 directive @public on FIELD_DEFINITION
@@ -917,8 +1181,11 @@ directive @public on FIELD_DEFINITION
 "An RFC 3339 date-time, e.g. 2026-01-31T12:00:00.000Z."
 scalar Time
 
+"Ordered: a rule for INSTRUCTOR admits ADMIN too."
 enum Role {
   USER
+  "May create courses and edit their own."
+  INSTRUCTOR
   ADMIN
 }
 
@@ -942,8 +1209,42 @@ type Course {
   "An absolute http(s) URL, or null."
   imageLink: String
   published: Boolean!
+  "The course's instructor: the user who created it."
   createdBy: User!
   createdAt: Time!
+  "In order. Titles and positions are public with the course; body and videoUrl are gated."
+  lessons: [Lesson!]!
+  "Whether the caller bought the course; false for anonymous callers."
+  viewerHasPurchased: Boolean!
+  "The caller's progress; null unless they bought the course."
+  progress: CourseProgress
+}
+
+type Lesson {
+  id: ID!
+  title: String!
+  "1-based, dense and unique within the course."
+  position: Int!
+  durationMinutes: Int
+  "A preview lesson is open to everyone."
+  preview: Boolean!
+  "Buyers, the course's instructor and admins (anyone for a preview); others get null and FORBIDDEN."
+  body: String @auth(anyOf: [PREVIEW, PURCHASER, OWNER, ADMIN])
+  "An absolute http(s) URL, or null. Same rule as body."
+  videoUrl: String @auth(anyOf: [PREVIEW, PURCHASER, OWNER, ADMIN])
+  "Whether the caller completed the lesson; null for anonymous callers."
+  completed: Boolean
+}
+
+type CourseProgress {
+  completedLessons: Int!
+  totalLessons: Int!
+}
+
+type CourseSales {
+  purchases: Int!
+  "In cents: the sum of what the buyers paid (pricePaid)."
+  revenue: Int!
 }
 
 type CourseEdge {
@@ -1072,6 +1373,28 @@ input CreateCourseInput {
   published: Boolean = false
 }
 
+"A new lesson, added at the end of its course."
+input LessonInput {
+  "1 to 200 characters."
+  title: String!
+  "1 character to 100 KB."
+  body: String!
+  "An absolute http(s) URL."
+  videoUrl: String
+  "0 to 10000."
+  durationMinutes: Int
+  preview: Boolean = false
+}
+
+"Only the fields given change. An empty videoUrl removes the link."
+input UpdateLessonInput {
+  title: String
+  body: String
+  videoUrl: String
+  durationMinutes: Int
+  preview: Boolean
+}
+
 "Only the fields given change. An empty imageLink removes the link."
 input UpdateCourseInput {
   title: String
@@ -1086,7 +1409,7 @@ type Query {
   me: User! @auth
   "Published courses, newest first; admins see unpublished ones too. ` + "`" + `first` + "`" + ` is 1 to 100."
   courses(first: Int = 20, after: String): CourseConnection! @public
-  "Null when missing, or unpublished for a non-admin."
+  "Null when missing, or unpublished for anyone but admins and its instructor."
   course(id: ID!): Course @public
   "The caller's purchased courses, newest purchase first."
   purchasedCourses(first: Int = 20, after: String): CourseConnection! @auth
@@ -1096,12 +1419,20 @@ type Query {
   securityEvents(first: Int = 20, after: String): SecurityEventConnection! @auth
   "Everyone's security events, newest first, optionally of one user and one kind."
   auditLog(first: Int = 20, after: String, userId: ID, kind: SecurityEventKind): SecurityEventConnection! @auth(requires: ADMIN)
+  "Null when missing, or when its course is not visible to the caller."
+  lesson(id: ID!): Lesson @public
+  "The courses the caller created, drafts included, newest first."
+  myCourses(first: Int = 20, after: String): CourseConnection! @auth(requires: INSTRUCTOR)
+  "The course's sales so far."
+  courseSales(courseId: ID!): CourseSales! @auth(requires: INSTRUCTOR, anyOf: [OWNER, ADMIN], courseArg: "courseId")
 }
 
 """
-Live events over WebSocket (the graphql-transport-ws protocol, on /graphql).
-Authenticate with connection_init's payload {"Authorization": "Bearer <token>"}
-or the access cookie.
+Live events on /graphql: over WebSocket (the graphql-transport-ws protocol),
+Server-Sent Events (the graphql-sse protocol, Accept: text/event-stream) or
+multipart HTTP (Apollo's, Accept: multipart/mixed;subscriptionSpec="1.0").
+Authenticate a socket with connection_init's payload
+{"Authorization": "Bearer <token>"} or the access cookie; a stream as any request.
 """
 type Subscription {
   "Fires when a course becomes published."
@@ -1125,9 +1456,19 @@ type Mutation {
   revokeSession(id: ID!): Boolean! @auth
   "Sets a new password and ends every other session of the caller; this one keeps working."
   changePassword(currentPassword: String!, newPassword: String!): Boolean! @auth
-  createCourse(input: CreateCourseInput!): Course! @auth(requires: ADMIN)
-  "Publishing is ` + "`" + `published: true` + "`" + `."
-  updateCourse(id: ID!, input: UpdateCourseInput!): Course! @auth(requires: ADMIN)
+  "The caller becomes the course's instructor (createdBy)."
+  createCourse(input: CreateCourseInput!): Course! @auth(requires: INSTRUCTOR)
+  "Publishing is ` + "`" + `published: true` + "`" + `. The course's instructor or an admin."
+  updateCourse(id: ID!, input: UpdateCourseInput!): Course! @auth(requires: INSTRUCTOR, anyOf: [OWNER, ADMIN], courseArg: "id")
+  "Adds a lesson at the end of the course."
+  addLesson(courseId: ID!, input: LessonInput!): Lesson! @auth(requires: INSTRUCTOR, anyOf: [OWNER, ADMIN], courseArg: "courseId")
+  updateLesson(id: ID!, input: UpdateLessonInput!): Lesson! @auth(requires: INSTRUCTOR, anyOf: [OWNER, ADMIN], lessonArg: "id")
+  "Later lessons move up one position."
+  removeLesson(id: ID!): Boolean! @auth(requires: INSTRUCTOR, anyOf: [OWNER, ADMIN], lessonArg: "id")
+  "Moves the lesson to position (1 to the number of lessons); the ones between shift by one."
+  moveLesson(id: ID!, position: Int!): Lesson! @auth(requires: INSTRUCTOR, anyOf: [OWNER, ADMIN], lessonArg: "id")
+  "Marks the lesson completed for the caller. Idempotent."
+  completeLesson(id: ID!): Lesson! @auth(anyOf: [PURCHASER], lessonArg: "id")
   "Idempotent: buying again returns the first purchase."
   purchaseCourse(courseId: ID!): Purchase! @auth
   "Takes effect on the user's next request. Admins cannot change their own role."
@@ -1192,6 +1533,12 @@ func (ec *executionContext) childFields_Course(ctx context.Context, field graphq
 		return ec.fieldContext_Course_createdBy(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Course_createdAt(ctx, field)
+	case "lessons":
+		return ec.fieldContext_Course_lessons(ctx, field)
+	case "viewerHasPurchased":
+		return ec.fieldContext_Course_viewerHasPurchased(ctx, field)
+	case "progress":
+		return ec.fieldContext_Course_progress(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Course", field.Name)
 }
@@ -1216,6 +1563,48 @@ func (ec *executionContext) childFields_CourseEdge(ctx context.Context, field gr
 		return ec.fieldContext_CourseEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CourseEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CourseProgress(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "completedLessons":
+		return ec.fieldContext_CourseProgress_completedLessons(ctx, field)
+	case "totalLessons":
+		return ec.fieldContext_CourseProgress_totalLessons(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CourseProgress", field.Name)
+}
+
+func (ec *executionContext) childFields_CourseSales(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "purchases":
+		return ec.fieldContext_CourseSales_purchases(ctx, field)
+	case "revenue":
+		return ec.fieldContext_CourseSales_revenue(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CourseSales", field.Name)
+}
+
+func (ec *executionContext) childFields_Lesson(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Lesson_id(ctx, field)
+	case "title":
+		return ec.fieldContext_Lesson_title(ctx, field)
+	case "position":
+		return ec.fieldContext_Lesson_position(ctx, field)
+	case "durationMinutes":
+		return ec.fieldContext_Lesson_durationMinutes(ctx, field)
+	case "preview":
+		return ec.fieldContext_Lesson_preview(ctx, field)
+	case "body":
+		return ec.fieldContext_Lesson_body(ctx, field)
+	case "videoUrl":
+		return ec.fieldContext_Lesson_videoUrl(ctx, field)
+	case "completed":
+		return ec.fieldContext_Lesson_completed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Lesson", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1455,6 +1844,52 @@ func (ec *executionContext) dir_auth_args(ctx context.Context, rawArgs map[strin
 		return nil, err
 	}
 	args["allowOwner"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "anyOf",
+		func(ctx context.Context, v any) ([]auth.Grant, error) {
+			return ec.unmarshalOGrant2ᚕgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrantᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["anyOf"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "courseArg",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["courseArg"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "lessonArg",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["lessonArg"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_addLesson_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "courseId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["courseId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (lesson.Input, error) {
+			return ec.unmarshalNLessonInput2githubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋlessonᚐInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -1499,6 +1934,20 @@ func (ec *executionContext) field_Mutation_changePassword_args(ctx context.Conte
 		return nil, err
 	}
 	args["newPassword"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_completeLesson_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -1552,6 +2001,28 @@ func (ec *executionContext) field_Mutation_logout_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_moveLesson_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "position",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["position"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_purchaseCourse_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1599,6 +2070,20 @@ func (ec *executionContext) field_Mutation_refreshToken_args(ctx context.Context
 		return nil, err
 	}
 	args["delivery"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeLesson_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -1726,6 +2211,28 @@ func (ec *executionContext) field_Mutation_updateCourse_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateLesson_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (lesson.UpdateInput, error) {
+			return ec.unmarshalNUpdateLessonInput2githubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋlessonᚐUpdateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_verifyEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1792,6 +2299,20 @@ func (ec *executionContext) field_Query_auditLog_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_courseSales_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "courseId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["courseId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_course_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1807,6 +2328,42 @@ func (ec *executionContext) field_Query_course_args(ctx context.Context, rawArgs
 }
 
 func (ec *executionContext) field_Query_courses_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_lesson_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_myCourses_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
@@ -2263,6 +2820,93 @@ func (ec *executionContext) fieldContext_Course_createdAt(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Course", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Course_lessons(ctx context.Context, field graphql.CollectedField, obj *course.Course) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Course_lessons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Course().Lessons(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []lesson.Lesson) graphql.Marshaler {
+			return ec.marshalNLesson2ᚕgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋlessonᚐLessonᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Course_lessons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Course",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Lesson(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Course_viewerHasPurchased(ctx context.Context, field graphql.CollectedField, obj *course.Course) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Course_viewerHasPurchased(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Course().ViewerHasPurchased(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Course_viewerHasPurchased(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Course", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Course_progress(ctx context.Context, field graphql.CollectedField, obj *course.Course) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Course_progress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Course().Progress(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *lesson.Progress) graphql.Marshaler {
+			return ec.marshalOCourseProgress2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋlessonᚐProgress(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Course_progress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Course",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CourseProgress(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CourseConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.CourseConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2403,6 +3047,338 @@ func (ec *executionContext) fieldContext_CourseEdge_node(_ context.Context, fiel
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CourseProgress_completedLessons(ctx context.Context, field graphql.CollectedField, obj *lesson.Progress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseProgress_completedLessons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletedLessons, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourseProgress_completedLessons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CourseProgress", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CourseProgress_totalLessons(ctx context.Context, field graphql.CollectedField, obj *lesson.Progress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseProgress_totalLessons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalLessons, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourseProgress_totalLessons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CourseProgress", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CourseSales_purchases(ctx context.Context, field graphql.CollectedField, obj *purchase.Sales) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseSales_purchases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Purchases, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourseSales_purchases(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CourseSales", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CourseSales_revenue(ctx context.Context, field graphql.CollectedField, obj *purchase.Sales) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseSales_revenue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Revenue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourseSales_revenue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CourseSales", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Lesson_id(ctx context.Context, field graphql.CollectedField, obj *lesson.Lesson) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Lesson_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Lesson_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Lesson", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Lesson_title(ctx context.Context, field graphql.CollectedField, obj *lesson.Lesson) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Lesson_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Lesson_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Lesson", field, false, false, "String")
+}
+
+func (ec *executionContext) _Lesson_position(ctx context.Context, field graphql.CollectedField, obj *lesson.Lesson) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Lesson_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Lesson_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Lesson", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Lesson_durationMinutes(ctx context.Context, field graphql.CollectedField, obj *lesson.Lesson) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Lesson_durationMinutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DurationMinutes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Lesson_durationMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Lesson", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Lesson_preview(ctx context.Context, field graphql.CollectedField, obj *lesson.Lesson) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Lesson_preview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Preview, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Lesson_preview(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Lesson", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Lesson_body(ctx context.Context, field graphql.CollectedField, obj *lesson.Lesson) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Lesson_body(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Lesson().Body(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalORole2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋuserᚐRole(ctx, "USER")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				allowOwner, err := ec.unmarshalNBoolean2bool(ctx, false)
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				anyOf, err := ec.unmarshalOGrant2ᚕgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrantᚄ(ctx, []any{"PREVIEW", "PURCHASER", "OWNER", "ADMIN"})
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, obj, directive0, requires, allowOwner, anyOf, nil, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Lesson_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Lesson", field, true, true, "String")
+}
+
+func (ec *executionContext) _Lesson_videoUrl(ctx context.Context, field graphql.CollectedField, obj *lesson.Lesson) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Lesson_videoUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VideoURL, nil
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalORole2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋuserᚐRole(ctx, "USER")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				allowOwner, err := ec.unmarshalNBoolean2bool(ctx, false)
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				anyOf, err := ec.unmarshalOGrant2ᚕgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrantᚄ(ctx, []any{"PREVIEW", "PURCHASER", "OWNER", "ADMIN"})
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, obj, directive0, requires, allowOwner, anyOf, nil, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Lesson_videoUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Lesson", field, false, false, "String")
+}
+
+func (ec *executionContext) _Lesson_completed(ctx context.Context, field graphql.CollectedField, obj *lesson.Lesson) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Lesson_completed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Lesson().Completed(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Lesson_completed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Lesson", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _Mutation_signup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -2663,7 +3639,7 @@ func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.
 					var zeroVal bool
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner)
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, nil, nil, nil)
 			}
 
 			next = directive1
@@ -2729,7 +3705,7 @@ func (ec *executionContext) _Mutation_logoutAll(ctx context.Context, field graph
 					var zeroVal bool
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner)
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, nil, nil, nil)
 			}
 
 			next = directive1
@@ -2776,7 +3752,7 @@ func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field g
 					var zeroVal bool
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner)
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, nil, nil, nil)
 			}
 
 			next = directive1
@@ -2843,7 +3819,7 @@ func (ec *executionContext) _Mutation_changePassword(ctx context.Context, field 
 					var zeroVal bool
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner)
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, nil, nil, nil)
 			}
 
 			next = directive1
@@ -2896,7 +3872,7 @@ func (ec *executionContext) _Mutation_createCourse(ctx context.Context, field gr
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				requires, err := ec.unmarshalORole2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋuserᚐRole(ctx, "ADMIN")
+				requires, err := ec.unmarshalORole2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋuserᚐRole(ctx, "INSTRUCTOR")
 				if err != nil {
 					var zeroVal *course.Course
 					return zeroVal, err
@@ -2910,7 +3886,7 @@ func (ec *executionContext) _Mutation_createCourse(ctx context.Context, field gr
 					var zeroVal *course.Course
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner)
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, nil, nil, nil)
 			}
 
 			next = directive1
@@ -2963,7 +3939,7 @@ func (ec *executionContext) _Mutation_updateCourse(ctx context.Context, field gr
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				requires, err := ec.unmarshalORole2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋuserᚐRole(ctx, "ADMIN")
+				requires, err := ec.unmarshalORole2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋuserᚐRole(ctx, "INSTRUCTOR")
 				if err != nil {
 					var zeroVal *course.Course
 					return zeroVal, err
@@ -2973,11 +3949,21 @@ func (ec *executionContext) _Mutation_updateCourse(ctx context.Context, field gr
 					var zeroVal *course.Course
 					return zeroVal, err
 				}
+				anyOf, err := ec.unmarshalOGrant2ᚕgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrantᚄ(ctx, []any{"OWNER", "ADMIN"})
+				if err != nil {
+					var zeroVal *course.Course
+					return zeroVal, err
+				}
+				courseArg, err := ec.unmarshalOString2ᚖstring(ctx, "id")
+				if err != nil {
+					var zeroVal *course.Course
+					return zeroVal, err
+				}
 				if ec.Directives.Auth == nil {
 					var zeroVal *course.Course
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner)
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, anyOf, courseArg, nil)
 			}
 
 			next = directive1
@@ -3014,6 +4000,391 @@ func (ec *executionContext) fieldContext_Mutation_updateCourse(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_addLesson(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addLesson(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddLesson(ctx, fc.Args["courseId"].(string), fc.Args["input"].(lesson.Input))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalORole2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋuserᚐRole(ctx, "INSTRUCTOR")
+				if err != nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, err
+				}
+				allowOwner, err := ec.unmarshalNBoolean2bool(ctx, false)
+				if err != nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, err
+				}
+				anyOf, err := ec.unmarshalOGrant2ᚕgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrantᚄ(ctx, []any{"OWNER", "ADMIN"})
+				if err != nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, err
+				}
+				courseArg, err := ec.unmarshalOString2ᚖstring(ctx, "courseId")
+				if err != nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, anyOf, courseArg, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *lesson.Lesson) graphql.Marshaler {
+			return ec.marshalNLesson2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋlessonᚐLesson(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addLesson(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Lesson(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addLesson_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateLesson(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateLesson(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateLesson(ctx, fc.Args["id"].(string), fc.Args["input"].(lesson.UpdateInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalORole2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋuserᚐRole(ctx, "INSTRUCTOR")
+				if err != nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, err
+				}
+				allowOwner, err := ec.unmarshalNBoolean2bool(ctx, false)
+				if err != nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, err
+				}
+				anyOf, err := ec.unmarshalOGrant2ᚕgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrantᚄ(ctx, []any{"OWNER", "ADMIN"})
+				if err != nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, err
+				}
+				lessonArg, err := ec.unmarshalOString2ᚖstring(ctx, "id")
+				if err != nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, anyOf, nil, lessonArg)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *lesson.Lesson) graphql.Marshaler {
+			return ec.marshalNLesson2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋlessonᚐLesson(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateLesson(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Lesson(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateLesson_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeLesson(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeLesson(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveLesson(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalORole2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋuserᚐRole(ctx, "INSTRUCTOR")
+				if err != nil {
+					var zeroVal bool
+					return zeroVal, err
+				}
+				allowOwner, err := ec.unmarshalNBoolean2bool(ctx, false)
+				if err != nil {
+					var zeroVal bool
+					return zeroVal, err
+				}
+				anyOf, err := ec.unmarshalOGrant2ᚕgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrantᚄ(ctx, []any{"OWNER", "ADMIN"})
+				if err != nil {
+					var zeroVal bool
+					return zeroVal, err
+				}
+				lessonArg, err := ec.unmarshalOString2ᚖstring(ctx, "id")
+				if err != nil {
+					var zeroVal bool
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal bool
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, anyOf, nil, lessonArg)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeLesson(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeLesson_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_moveLesson(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_moveLesson(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MoveLesson(ctx, fc.Args["id"].(string), fc.Args["position"].(int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalORole2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋuserᚐRole(ctx, "INSTRUCTOR")
+				if err != nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, err
+				}
+				allowOwner, err := ec.unmarshalNBoolean2bool(ctx, false)
+				if err != nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, err
+				}
+				anyOf, err := ec.unmarshalOGrant2ᚕgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrantᚄ(ctx, []any{"OWNER", "ADMIN"})
+				if err != nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, err
+				}
+				lessonArg, err := ec.unmarshalOString2ᚖstring(ctx, "id")
+				if err != nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, anyOf, nil, lessonArg)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *lesson.Lesson) graphql.Marshaler {
+			return ec.marshalNLesson2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋlessonᚐLesson(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_moveLesson(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Lesson(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_moveLesson_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_completeLesson(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_completeLesson(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CompleteLesson(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalORole2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋuserᚐRole(ctx, "USER")
+				if err != nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, err
+				}
+				allowOwner, err := ec.unmarshalNBoolean2bool(ctx, false)
+				if err != nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, err
+				}
+				anyOf, err := ec.unmarshalOGrant2ᚕgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrantᚄ(ctx, []any{"PURCHASER"})
+				if err != nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, err
+				}
+				lessonArg, err := ec.unmarshalOString2ᚖstring(ctx, "id")
+				if err != nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, anyOf, nil, lessonArg)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *lesson.Lesson) graphql.Marshaler {
+			return ec.marshalNLesson2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋlessonᚐLesson(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_completeLesson(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Lesson(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_completeLesson_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_purchaseCourse(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3044,7 +4415,7 @@ func (ec *executionContext) _Mutation_purchaseCourse(ctx context.Context, field 
 					var zeroVal *purchase.Purchase
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner)
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, nil, nil, nil)
 			}
 
 			next = directive1
@@ -3111,7 +4482,7 @@ func (ec *executionContext) _Mutation_setRole(ctx context.Context, field graphql
 					var zeroVal *user.User
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner)
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, nil, nil, nil)
 			}
 
 			next = directive1
@@ -3291,7 +4662,7 @@ func (ec *executionContext) _Mutation_requestEmailVerification(ctx context.Conte
 					var zeroVal bool
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner)
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, nil, nil, nil)
 			}
 
 			next = directive1
@@ -3395,7 +4766,7 @@ func (ec *executionContext) _Mutation_changeEmail(ctx context.Context, field gra
 					var zeroVal bool
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner)
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, nil, nil, nil)
 			}
 
 			next = directive1
@@ -3608,7 +4979,7 @@ func (ec *executionContext) _Query_me(ctx context.Context, field graphql.Collect
 					var zeroVal *user.User
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner)
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, nil, nil, nil)
 			}
 
 			next = directive1
@@ -3778,7 +5149,7 @@ func (ec *executionContext) _Query_purchasedCourses(ctx context.Context, field g
 					var zeroVal *model.CourseConnection
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner)
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, nil, nil, nil)
 			}
 
 			next = directive1
@@ -3844,7 +5215,7 @@ func (ec *executionContext) _Query_sessions(ctx context.Context, field graphql.C
 					var zeroVal []auth.Session
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner)
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, nil, nil, nil)
 			}
 
 			next = directive1
@@ -3900,7 +5271,7 @@ func (ec *executionContext) _Query_securityEvents(ctx context.Context, field gra
 					var zeroVal *model.SecurityEventConnection
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner)
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, nil, nil, nil)
 			}
 
 			next = directive1
@@ -3967,7 +5338,7 @@ func (ec *executionContext) _Query_auditLog(ctx context.Context, field graphql.C
 					var zeroVal *model.SecurityEventConnection
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner)
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, nil, nil, nil)
 			}
 
 			next = directive1
@@ -3998,6 +5369,207 @@ func (ec *executionContext) fieldContext_Query_auditLog(ctx context.Context, fie
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_auditLog_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_lesson(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_lesson(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Lesson(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Public == nil {
+					var zeroVal *lesson.Lesson
+					return zeroVal, errors.New("directive public is not implemented")
+				}
+				return ec.Directives.Public(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *lesson.Lesson) graphql.Marshaler {
+			return ec.marshalOLesson2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋlessonᚐLesson(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_lesson(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Lesson(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_lesson_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_myCourses(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_myCourses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MyCourses(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalORole2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋuserᚐRole(ctx, "INSTRUCTOR")
+				if err != nil {
+					var zeroVal *model.CourseConnection
+					return zeroVal, err
+				}
+				allowOwner, err := ec.unmarshalNBoolean2bool(ctx, false)
+				if err != nil {
+					var zeroVal *model.CourseConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.CourseConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, nil, nil, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CourseConnection) graphql.Marshaler {
+			return ec.marshalNCourseConnection2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋgraphᚋmodelᚐCourseConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_myCourses(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CourseConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_myCourses_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_courseSales(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_courseSales(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CourseSales(ctx, fc.Args["courseId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalORole2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋuserᚐRole(ctx, "INSTRUCTOR")
+				if err != nil {
+					var zeroVal *purchase.Sales
+					return zeroVal, err
+				}
+				allowOwner, err := ec.unmarshalNBoolean2bool(ctx, false)
+				if err != nil {
+					var zeroVal *purchase.Sales
+					return zeroVal, err
+				}
+				anyOf, err := ec.unmarshalOGrant2ᚕgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrantᚄ(ctx, []any{"OWNER", "ADMIN"})
+				if err != nil {
+					var zeroVal *purchase.Sales
+					return zeroVal, err
+				}
+				courseArg, err := ec.unmarshalOString2ᚖstring(ctx, "courseId")
+				if err != nil {
+					var zeroVal *purchase.Sales
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *purchase.Sales
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, anyOf, courseArg, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *purchase.Sales) graphql.Marshaler {
+			return ec.marshalNCourseSales2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋpurchaseᚐSales(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_courseSales(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CourseSales(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_courseSales_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4595,7 +6167,7 @@ func (ec *executionContext) _Subscription_purchaseMade(ctx context.Context, fiel
 					var zeroVal *purchase.Purchase
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner)
+				return ec.Directives.Auth(ctx, nil, directive0, requires, allowOwner, nil, nil, nil)
 			}
 
 			next = directive1
@@ -4696,7 +6268,7 @@ func (ec *executionContext) _User_email(ctx context.Context, field graphql.Colle
 					var zeroVal string
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, obj, directive0, requires, allowOwner)
+				return ec.Directives.Auth(ctx, obj, directive0, requires, allowOwner, nil, nil, nil)
 			}
 
 			next = directive1
@@ -4788,7 +6360,7 @@ func (ec *executionContext) _User_emailVerified(ctx context.Context, field graph
 					var zeroVal bool
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, obj, directive0, requires, allowOwner)
+				return ec.Directives.Auth(ctx, obj, directive0, requires, allowOwner, nil, nil, nil)
 			}
 
 			next = directive1
@@ -5952,6 +7524,80 @@ func UnmarshalCreateCourseInput(ctx context.Context, raw any) (course.CreateInpu
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputLessonInput(ctx context.Context, obj any) (lesson.Input, error) {
+	var it lesson.Input
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["preview"]; !present {
+		asMap["preview"] = false
+	}
+
+	fieldsInOrder := [...]string{"title", "body", "videoUrl", "durationMinutes", "preview"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "body":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("body"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Body = data
+		case "videoUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("videoUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VideoURL = data
+		case "durationMinutes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationMinutes"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationMinutes = data
+		case "preview":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preview"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Preview = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalLessonInput unmarshals raw into the LessonInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalLessonInput(ctx context.Context, raw any) (lesson.Input, error) {
+	var out lesson.Input
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "LessonInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputLoginInput(ctx context.Context, obj any) (model.LoginInput, error) {
 	var it model.LoginInput
 	if obj == nil {
@@ -6127,6 +7773,76 @@ func UnmarshalUpdateCourseInput(ctx context.Context, raw any) (course.UpdateInpu
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateLessonInput(ctx context.Context, obj any) (lesson.UpdateInput, error) {
+	var it lesson.UpdateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"title", "body", "videoUrl", "durationMinutes", "preview"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "body":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("body"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Body = data
+		case "videoUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("videoUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VideoURL = data
+		case "durationMinutes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationMinutes"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationMinutes = data
+		case "preview":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preview"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Preview = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateLessonInput unmarshals raw into the UpdateLessonInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateLessonInput(ctx context.Context, raw any) (lesson.UpdateInput, error) {
+	var out lesson.UpdateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateLessonInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -6240,6 +7956,24 @@ func (ec *executionContext) _Course(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "lessons":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Course_lessons(ctx, field, obj)
+				})
+		case "viewerHasPurchased":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Course_viewerHasPurchased(ctx, field, obj)
+				})
+		case "progress":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Course_progress(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6322,6 +8056,152 @@ func (ec *executionContext) _CourseEdge(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var courseProgressImplementors = []string{"CourseProgress"}
+
+func (ec *executionContext) _CourseProgress(ctx context.Context, sel ast.SelectionSet, obj *lesson.Progress) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, courseProgressImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CourseProgress")
+		case "completedLessons":
+			out.Values[i] = ec._CourseProgress_completedLessons(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalLessons":
+			out.Values[i] = ec._CourseProgress_totalLessons(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var courseSalesImplementors = []string{"CourseSales"}
+
+func (ec *executionContext) _CourseSales(ctx context.Context, sel ast.SelectionSet, obj *purchase.Sales) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, courseSalesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CourseSales")
+		case "purchases":
+			out.Values[i] = ec._CourseSales_purchases(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revenue":
+			out.Values[i] = ec._CourseSales_revenue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var lessonImplementors = []string{"Lesson"}
+
+func (ec *executionContext) _Lesson(ctx context.Context, sel ast.SelectionSet, obj *lesson.Lesson) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, lessonImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Lesson")
+		case "id":
+			out.Values[i] = ec._Lesson_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._Lesson_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "position":
+			out.Values[i] = ec._Lesson_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "durationMinutes":
+			out.Values[i] = ec._Lesson_durationMinutes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "preview":
+			out.Values[i] = ec._Lesson_preview(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "body":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Lesson_body(ctx, field, obj)
+				})
+		case "videoUrl":
+			out.Values[i] = ec._Lesson_videoUrl(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "completed":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Lesson_completed(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6424,6 +8304,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "updateCourse":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateCourse(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addLesson":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addLesson(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateLesson":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateLesson(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeLesson":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeLesson(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "moveLesson":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_moveLesson(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completeLesson":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_completeLesson(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -6641,6 +8556,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_auditLog(ctx, field)
+				})
+		case "lesson":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_lesson(ctx, field)
+				})
+		case "myCourses":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_myCourses(ctx, field)
+				})
+		case "courseSales":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_courseSales(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -7376,10 +9309,48 @@ func (ec *executionContext) marshalNCourseEdge2ᚕgithubᚗcomᚋcoursehubᚋcou
 	return ret
 }
 
+func (ec *executionContext) marshalNCourseSales2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋpurchaseᚐSales(ctx context.Context, sel ast.SelectionSet, v *purchase.Sales) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CourseSales!")
+		return graphql.Null
+	}
+	return ec._CourseSales(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCreateCourseInput2githubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋcourseᚐCreateInput(ctx context.Context, v any) (course.CreateInput, error) {
 	res, err := ec.unmarshalInputCreateCourseInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
+
+func (ec *executionContext) unmarshalNGrant2githubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrant(ctx context.Context, v any) (auth.Grant, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNGrant2githubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrant[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGrant2githubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrant(ctx context.Context, sel ast.SelectionSet, v auth.Grant) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNGrant2githubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrant[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Grant!")
+	}
+	return res
+}
+
+var (
+	unmarshalNGrant2githubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrant = map[string]auth.Grant{
+		"OWNER":     auth.GrantOwner,
+		"PURCHASER": auth.GrantPurchaser,
+		"PREVIEW":   auth.GrantPreview,
+		"ADMIN":     auth.GrantAdmin,
+	}
+	marshalNGrant2githubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrant = map[auth.Grant]string{
+		auth.GrantOwner:     "OWNER",
+		auth.GrantPurchaser: "PURCHASER",
+		auth.GrantPreview:   "PREVIEW",
+		auth.GrantAdmin:     "ADMIN",
+	}
+)
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalID(v)
@@ -7407,6 +9378,39 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNLesson2githubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋlessonᚐLesson(ctx context.Context, sel ast.SelectionSet, v lesson.Lesson) graphql.Marshaler {
+	return ec._Lesson(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNLesson2ᚕgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋlessonᚐLessonᚄ(ctx context.Context, sel ast.SelectionSet, v []lesson.Lesson) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLesson2githubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋlessonᚐLesson(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLesson2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋlessonᚐLesson(ctx context.Context, sel ast.SelectionSet, v *lesson.Lesson) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Lesson!")
+		return graphql.Null
+	}
+	return ec._Lesson(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNLessonInput2githubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋlessonᚐInput(ctx context.Context, v any) (lesson.Input, error) {
+	res, err := ec.unmarshalInputLessonInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNLoginInput2githubᚗcomᚋcoursehubᚋcoursehubᚋgraphᚋmodelᚐLoginInput(ctx context.Context, v any) (model.LoginInput, error) {
@@ -7443,12 +9447,14 @@ func (ec *executionContext) marshalNRole2githubᚗcomᚋcoursehubᚋcoursehubᚋ
 
 var (
 	unmarshalNRole2githubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋuserᚐRole = map[string]user.Role{
-		"USER":  user.RoleUser,
-		"ADMIN": user.RoleAdmin,
+		"USER":       user.RoleUser,
+		"INSTRUCTOR": user.RoleInstructor,
+		"ADMIN":      user.RoleAdmin,
 	}
 	marshalNRole2githubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋuserᚐRole = map[user.Role]string{
-		user.RoleUser:  "USER",
-		user.RoleAdmin: "ADMIN",
+		user.RoleUser:       "USER",
+		user.RoleInstructor: "INSTRUCTOR",
+		user.RoleAdmin:      "ADMIN",
 	}
 )
 
@@ -7558,6 +9564,11 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 
 func (ec *executionContext) unmarshalNUpdateCourseInput2githubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋcourseᚐUpdateInput(ctx context.Context, v any) (course.UpdateInput, error) {
 	res, err := ec.unmarshalInputUpdateCourseInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateLessonInput2githubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋlessonᚐUpdateInput(ctx context.Context, v any) (lesson.UpdateInput, error) {
+	res, err := ec.unmarshalInputUpdateLessonInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -7752,6 +9763,49 @@ func (ec *executionContext) marshalOCourse2ᚖgithubᚗcomᚋcoursehubᚋcourseh
 	return ec._Course(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOCourseProgress2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋlessonᚐProgress(ctx context.Context, sel ast.SelectionSet, v *lesson.Progress) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CourseProgress(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOGrant2ᚕgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrantᚄ(ctx context.Context, v any) ([]auth.Grant, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]auth.Grant, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNGrant2githubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrant(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOGrant2ᚕgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrantᚄ(ctx context.Context, sel ast.SelectionSet, v []auth.Grant) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGrant2githubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋauthᚐGrant(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -7788,6 +9842,13 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
+func (ec *executionContext) marshalOLesson2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋlessonᚐLesson(ctx context.Context, sel ast.SelectionSet, v *lesson.Lesson) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Lesson(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalORole2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋuserᚐRole(ctx context.Context, v any) (*user.Role, error) {
 	if v == nil {
 		return nil, nil
@@ -7809,12 +9870,14 @@ func (ec *executionContext) marshalORole2ᚖgithubᚗcomᚋcoursehubᚋcoursehub
 
 var (
 	unmarshalORole2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋuserᚐRole = map[string]user.Role{
-		"USER":  user.RoleUser,
-		"ADMIN": user.RoleAdmin,
+		"USER":       user.RoleUser,
+		"INSTRUCTOR": user.RoleInstructor,
+		"ADMIN":      user.RoleAdmin,
 	}
 	marshalORole2ᚖgithubᚗcomᚋcoursehubᚋcoursehubᚋinternalᚋuserᚐRole = map[user.Role]string{
-		user.RoleUser:  "USER",
-		user.RoleAdmin: "ADMIN",
+		user.RoleUser:       "USER",
+		user.RoleInstructor: "INSTRUCTOR",
+		user.RoleAdmin:      "ADMIN",
 	}
 )
 

@@ -3,7 +3,9 @@ package graph
 import (
 	"context"
 
+	"github.com/coursehub/coursehub/internal/apperr"
 	"github.com/coursehub/coursehub/internal/auth"
+	"github.com/coursehub/coursehub/internal/lesson"
 	"github.com/coursehub/coursehub/internal/user"
 )
 
@@ -48,4 +50,45 @@ func (r *Resolver) viewerWithRole(ctx context.Context, role user.Role) (user.Use
 		return user.User{}, false
 	}
 	return v.User, true
+}
+
+// courseVisible reports whether the caller may see courseID: published,
+// or they are its instructor, an admin, or bought it before it was
+// unpublished. A missing course is not visible.
+func (r *Resolver) courseVisible(ctx context.Context, courseID string) (bool, error) {
+	c, err := loadersFor(ctx).Course.Load(ctx, courseID)
+	if apperr.IsCode(err, apperr.NotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if c.Published {
+		return true, nil
+	}
+	v, ok := r.Auth.OptionalViewer(ctx)
+	if !ok {
+		return false, nil
+	}
+	if c.CreatedByID == v.User.ID || v.User.Role.Satisfies(user.RoleAdmin) {
+		return true, nil
+	}
+	return loadersFor(ctx).Bought.Load(ctx, purchaseKey(v.User.ID, courseID))
+}
+
+// visibleLesson returns a lesson whose course the caller may see, or nil.
+// Errors: BAD_USER_INPUT (malformed id).
+func (r *Resolver) visibleLesson(ctx context.Context, id string) (*lesson.Lesson, error) {
+	l, err := r.Curriculum.Get(ctx, id)
+	if apperr.IsCode(err, apperr.NotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	visible, err := r.courseVisible(ctx, l.CourseID)
+	if err != nil || !visible {
+		return nil, err
+	}
+	return &l, nil
 }

@@ -2,11 +2,14 @@ package graph
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/coursehub/coursehub/internal/course"
+	"github.com/coursehub/coursehub/internal/lesson"
 	"github.com/coursehub/coursehub/internal/user"
 )
 
@@ -14,7 +17,39 @@ import (
 type Loaders struct {
 	Users   *dataloadgen.Loader[string, user.User]
 	Courses *dataloadgen.Loader[string, course.Course]
+	// Course is keyed by course id and answers one course with the
+	// precise error (BAD_USER_INPUT for a malformed id, NOT_FOUND): the
+	// @auth grants' lookups. Keys are few (a root field's argument, the
+	// courses of the lessons in view), each read once per request. (Not
+	// Courses: its batch read leaves malformed ids out, and the catalogue
+	// cache then remembers them as missing.)
+	Course *dataloadgen.Loader[string, course.Course]
+	// Bought is keyed by purchaseKey(user, course): whether the user bought
+	// the course. The @auth PURCHASER grant and viewerHasPurchased read it.
+	Bought *dataloadgen.Loader[string, bool]
+	// CourseLessons is keyed by course id: the course's lessons in order.
+	CourseLessons *dataloadgen.Loader[string, []lesson.Lesson]
+	// LessonBodies is keyed by lesson id: the bodies that lists leave out.
+	LessonBodies *dataloadgen.Loader[string, string]
+	// Completed is keyed by progressKey(user, lesson).
+	Completed *dataloadgen.Loader[string, bool]
 }
+
+// progressKey is a Completed loader key.
+func progressKey(userID, lessonID string) string { return userID + ":" + lessonID }
+
+// splitKeys groups "<user>:<x>" keys by user.
+func splitKeys(keys []string) map[string][]string {
+	byUser := map[string][]string{}
+	for _, k := range keys {
+		u, x, _ := strings.Cut(k, ":")
+		byUser[u] = append(byUser[u], x)
+	}
+	return byUser
+}
+
+// purchaseKey is a Bought loader key.
+func purchaseKey(userID, courseID string) string { return userID + ":" + courseID }
 
 type loadersKey struct{}
 
@@ -45,6 +80,84 @@ func (r *Resolver) WithLoaders(ctx context.Context) context.Context {
 				m[c.ID] = c
 			}
 			return m, err
+		}, dataloadgen.WithWait(batchWait), dataloadgen.WithBatchCapacity(maxBatch)),
+		Course: dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([]course.Course, []error) {
+			// One read each (most from the catalogue cache), concurrently.
+			out := make([]course.Course, len(ids))
+			errs := make([]error, len(ids))
+			var wg sync.WaitGroup
+			for i, id := range ids {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c, err := r.Catalog.Get(ctx, id, true)
+					switch {
+					case err != nil:
+						errs[i] = err
+					case c == nil:
+						errs[i] = errCourseNotFound
+					default:
+						out[i] = *c
+					}
+				}()
+			}
+			wg.Wait()
+			return out, errs
+		}, dataloadgen.WithWait(batchWait), dataloadgen.WithBatchCapacity(maxBatch)),
+		Bought: dataloadgen.NewLoader(func(ctx context.Context, keys []string) ([]bool, []error) {
+			// Keys are "<user>:<course>"; one request has one viewer, so
+			// this is one batch read per user.
+			bought := map[string]bool{}
+			for u, cs := range splitKeys(keys) {
+				m, err := r.Purchases.Bought(ctx, u, cs)
+				if err != nil {
+					return nil, []error{err}
+				}
+				for c, ok := range m {
+					bought[purchaseKey(u, c)] = ok
+				}
+			}
+			out := make([]bool, len(keys))
+			for i, k := range keys {
+				out[i] = bought[k]
+			}
+			return out, nil
+		}, dataloadgen.WithWait(batchWait), dataloadgen.WithBatchCapacity(maxBatch)),
+		CourseLessons: dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([][]lesson.Lesson, []error) {
+			// Each course's outline is its own document: the courses are
+			// read concurrently, each in a few _id reads.
+			out := make([][]lesson.Lesson, len(ids))
+			errs := make([]error, len(ids))
+			var wg sync.WaitGroup
+			for i, id := range ids {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					out[i], errs[i] = r.Curriculum.OfCourse(ctx, id)
+				}()
+			}
+			wg.Wait()
+			return out, errs
+		}, dataloadgen.WithWait(batchWait), dataloadgen.WithBatchCapacity(maxBatch)),
+		LessonBodies: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []string) (map[string]string, error) {
+			return r.Curriculum.Bodies(ctx, ids)
+		}, dataloadgen.WithWait(batchWait), dataloadgen.WithBatchCapacity(maxBatch)),
+		Completed: dataloadgen.NewLoader(func(ctx context.Context, keys []string) ([]bool, []error) {
+			done := map[string]bool{}
+			for u, ls := range splitKeys(keys) {
+				m, err := r.Curriculum.Completed(ctx, u, ls)
+				if err != nil {
+					return nil, []error{err}
+				}
+				for l, ok := range m {
+					done[progressKey(u, l)] = ok
+				}
+			}
+			out := make([]bool, len(keys))
+			for i, k := range keys {
+				out[i] = done[k]
+			}
+			return out, nil
 		}, dataloadgen.WithWait(batchWait), dataloadgen.WithBatchCapacity(maxBatch)),
 	}
 	return context.WithValue(ctx, loadersKey{}, l)

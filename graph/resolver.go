@@ -9,6 +9,7 @@ import (
 
 	"github.com/coursehub/coursehub/internal/auth"
 	"github.com/coursehub/coursehub/internal/course"
+	"github.com/coursehub/coursehub/internal/lesson"
 	"github.com/coursehub/coursehub/internal/purchase"
 	"github.com/coursehub/coursehub/internal/user"
 )
@@ -28,6 +29,9 @@ type Resolver struct {
 	// Query.courses resolver method).
 	Catalog   *course.Service
 	Purchases *purchase.Service
+	// Curriculum is the lesson service (named so as not to clash with
+	// the Course.lessons resolver method).
+	Curriculum *lesson.Service
 	// Events streams what subscriptions deliver.
 	Events Events
 }

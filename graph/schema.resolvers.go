@@ -11,6 +11,7 @@ import (
 	"github.com/coursehub/coursehub/graph/model"
 	"github.com/coursehub/coursehub/internal/auth"
 	"github.com/coursehub/coursehub/internal/course"
+	"github.com/coursehub/coursehub/internal/lesson"
 	"github.com/coursehub/coursehub/internal/purchase"
 	"github.com/coursehub/coursehub/internal/user"
 )
@@ -24,9 +25,53 @@ func (r *courseResolver) CreatedBy(ctx context.Context, obj *course.Course) (*us
 	return &u, nil
 }
 
+// Lessons is the resolver for the lessons field.
+func (r *courseResolver) Lessons(ctx context.Context, obj *course.Course) ([]lesson.Lesson, error) {
+	return loadersFor(ctx).CourseLessons.Load(ctx, obj.ID)
+}
+
+// ViewerHasPurchased is the resolver for the viewerHasPurchased field.
+func (r *courseResolver) ViewerHasPurchased(ctx context.Context, obj *course.Course) (bool, error) {
+	v, ok := r.Auth.OptionalViewer(ctx)
+	if !ok {
+		return false, nil
+	}
+	return loadersFor(ctx).Bought.Load(ctx, purchaseKey(v.User.ID, obj.ID))
+}
+
+// Progress is the resolver for the progress field.
+func (r *courseResolver) Progress(ctx context.Context, obj *course.Course) (*lesson.Progress, error) {
+	v, ok := r.Auth.OptionalViewer(ctx)
+	if !ok {
+		return nil, nil
+	}
+	bought, err := loadersFor(ctx).Bought.Load(ctx, purchaseKey(v.User.ID, obj.ID))
+	if err != nil || !bought {
+		return nil, err
+	}
+	return ptr(r.Curriculum.Progress(ctx, v.User.ID, obj.ID))
+}
+
 // TotalCount is the resolver for the totalCount field.
 func (r *courseConnectionResolver) TotalCount(ctx context.Context, obj *model.CourseConnection) (int, error) {
 	return obj.Count(ctx)
+}
+
+// Body is the resolver for the body field.
+func (r *lessonResolver) Body(ctx context.Context, obj *lesson.Lesson) (*string, error) {
+	if obj.HasBody {
+		return &obj.Body, nil
+	}
+	return ptr(loadersFor(ctx).LessonBodies.Load(ctx, obj.ID))
+}
+
+// Completed is the resolver for the completed field.
+func (r *lessonResolver) Completed(ctx context.Context, obj *lesson.Lesson) (*bool, error) {
+	v, ok := r.Auth.OptionalViewer(ctx)
+	if !ok {
+		return nil, nil
+	}
+	return ptr(loadersFor(ctx).Completed.Load(ctx, progressKey(v.User.ID, obj.ID)))
 }
 
 // Signup is the resolver for the signup field.
@@ -81,6 +126,35 @@ func (r *mutationResolver) CreateCourse(ctx context.Context, input course.Create
 // UpdateCourse is the resolver for the updateCourse field.
 func (r *mutationResolver) UpdateCourse(ctx context.Context, id string, input course.UpdateInput) (*course.Course, error) {
 	return ptr(r.Catalog.Update(ctx, id, input))
+}
+
+// AddLesson is the resolver for the addLesson field.
+func (r *mutationResolver) AddLesson(ctx context.Context, courseID string, input lesson.Input) (*lesson.Lesson, error) {
+	return ptr(r.Curriculum.Add(ctx, courseID, input))
+}
+
+// UpdateLesson is the resolver for the updateLesson field.
+func (r *mutationResolver) UpdateLesson(ctx context.Context, id string, input lesson.UpdateInput) (*lesson.Lesson, error) {
+	return ptr(r.Curriculum.Update(ctx, id, input))
+}
+
+// RemoveLesson is the resolver for the removeLesson field.
+func (r *mutationResolver) RemoveLesson(ctx context.Context, id string) (bool, error) {
+	return done(r.Curriculum.Remove(ctx, id))
+}
+
+// MoveLesson is the resolver for the moveLesson field.
+func (r *mutationResolver) MoveLesson(ctx context.Context, id string, position int) (*lesson.Lesson, error) {
+	return ptr(r.Curriculum.Move(ctx, id, position))
+}
+
+// CompleteLesson is the resolver for the completeLesson field.
+func (r *mutationResolver) CompleteLesson(ctx context.Context, id string) (*lesson.Lesson, error) {
+	v, err := r.Auth.Viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return ptr(r.Curriculum.Complete(ctx, v.User.ID, id))
 }
 
 // PurchaseCourse is the resolver for the purchaseCourse field.
@@ -158,7 +232,15 @@ func (r *queryResolver) Courses(ctx context.Context, first *int, after *string) 
 // Course is the resolver for the course field.
 func (r *queryResolver) Course(ctx context.Context, id string) (*course.Course, error) {
 	_, isAdmin := r.viewerWithRole(ctx, user.RoleAdmin)
-	return r.Catalog.Get(ctx, id, isAdmin)
+	c, err := r.Catalog.Get(ctx, id, true)
+	if err != nil || c == nil || c.Published || isAdmin {
+		return c, err
+	}
+	// A draft: its own instructor sees it too.
+	if v, ok := r.Auth.OptionalViewer(ctx); ok && v.User.ID == c.CreatedByID {
+		return c, nil
+	}
+	return nil, nil
 }
 
 // PurchasedCourses is the resolver for the purchasedCourses field.
@@ -206,6 +288,31 @@ func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string,
 	return model.NewSecurityEventConnection(page), nil
 }
 
+// Lesson is the resolver for the lesson field.
+func (r *queryResolver) Lesson(ctx context.Context, id string) (*lesson.Lesson, error) {
+	return r.visibleLesson(ctx, id)
+}
+
+// MyCourses is the resolver for the myCourses field.
+func (r *queryResolver) MyCourses(ctx context.Context, first *int, after *string) (*model.CourseConnection, error) {
+	v, err := r.Auth.Viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.Catalog.ListByCreator(ctx, v.User.ID, pageSize(first), after)
+	if err != nil {
+		return nil, err
+	}
+	return model.NewCourseConnection(page, func(ctx context.Context) (int, error) {
+		return r.Catalog.CountByCreator(ctx, v.User.ID)
+	}), nil
+}
+
+// CourseSales is the resolver for the courseSales field.
+func (r *queryResolver) CourseSales(ctx context.Context, courseID string) (*purchase.Sales, error) {
+	return ptr(r.Purchases.Sales(ctx, courseID))
+}
+
 // TotalCount is the resolver for the totalCount field.
 func (r *securityEventConnectionResolver) TotalCount(ctx context.Context, obj *model.SecurityEventConnection) (int, error) {
 	return obj.Count(ctx)
@@ -227,6 +334,9 @@ func (r *Resolver) Course() CourseResolver { return &courseResolver{r} }
 // CourseConnection returns CourseConnectionResolver implementation.
 func (r *Resolver) CourseConnection() CourseConnectionResolver { return &courseConnectionResolver{r} }
 
+// Lesson returns LessonResolver implementation.
+func (r *Resolver) Lesson() LessonResolver { return &lessonResolver{r} }
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
@@ -247,6 +357,7 @@ func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionRes
 type (
 	courseResolver                  struct{ *Resolver }
 	courseConnectionResolver        struct{ *Resolver }
+	lessonResolver                  struct{ *Resolver }
 	mutationResolver                struct{ *Resolver }
 	purchaseResolver                struct{ *Resolver }
 	queryResolver                   struct{ *Resolver }

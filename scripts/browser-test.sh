@@ -17,7 +17,7 @@
 #     and the app on http://127.0.0.1:5173;
 #   - the expiry one: the same with ACCESS_TOKEN_TTL=10s, and a second build of
 #     the app on http://127.0.0.1:5174 pointed at it, so that e2e/expiry.test.mjs
-#     sees tokens expire (and sockets close with 4401) within seconds.
+#     sees tokens expire (and sockets close with 4419) within seconds.
 # The APIs listen on free ports (PORT=0); the app is built once they listen,
 # with VITE_API_URL set to where they are.
 set -euo pipefail

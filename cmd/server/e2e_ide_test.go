@@ -40,8 +40,13 @@ func TestIDE(t *testing.T) {
 	// Our own boot script talks to this origin only; the vendored files are
 	// held to that by the CSP above.
 	_, _, js := s.httpGet(t, "/ide/ide.js")
-	if !strings.Contains(js, `url: "/graphql"`) || strings.Contains(js, "http") {
+	if !strings.Contains(js, `url: "/graphql"`) || regexp.MustCompile(`(https?|wss?)://`).MatchString(js) {
 		t.Errorf("ide.js does not use this origin's /graphql only")
+	}
+	// Subscriptions go to this origin's socket (examples/web/e2e/ide.test.mjs
+	// runs one in a browser).
+	if !strings.Contains(js, `subscriptionUrl: socketScheme + "//" + location.host + "/graphql"`) {
+		t.Errorf("ide.js gives GraphiQL no subscription URL on this origin")
 	}
 	if !strings.Contains(js, `"Authorization": "Bearer <accessToken>"`) {
 		t.Errorf("the IDE does not show how to set the Authorization header")

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/coursehub/coursehub/internal/mongodb/mongotest"
 )
 
 // wsClient speaks graphql-transport-ws, as the graphql-ws client does.
@@ -123,6 +126,63 @@ func (c *wsClient) mustClose(tb testing.TB, code websocket.StatusCode, wait time
 	}
 }
 
+// mustError waits for the server's error message for subscription id and
+// returns its errors; messages of other operations read meanwhile are
+// returned too. A close, a complete for id, or data for id fail.
+func (c *wsClient) mustError(tb testing.TB, id string, wait time.Duration) ([]gqlError, []wsMessage) {
+	tb.Helper()
+	var others []wsMessage
+	for {
+		m, st := c.next(tb, wait)
+		if st != -1 {
+			tb.Fatalf("socket closed with %d while waiting for the error of %s", st, id)
+		}
+		if m.ID != id {
+			others = append(others, m)
+			continue
+		}
+		if m.Type != "error" {
+			tb.Fatalf("want error for %s, got %s: %s", id, m.Type, m.Payload)
+		}
+		var errs []gqlError
+		if err := json.Unmarshal(m.Payload, &errs); err != nil || len(errs) == 0 {
+			tb.Fatalf("error payload of %s is not a list of GraphQL errors: %s", id, m.Payload)
+		}
+		return errs, others
+	}
+}
+
+// mustErrorCode is mustError that also checks each error's extensions.code.
+func (c *wsClient) mustErrorCode(tb testing.TB, id, code string, wait time.Duration) []wsMessage {
+	tb.Helper()
+	errs, others := c.mustError(tb, id, wait)
+	for _, e := range errs {
+		if e.Code() != code {
+			tb.Fatalf("error of %s: code %q, want %s (%+v)", id, e.Code(), code, errs)
+		}
+	}
+	return others
+}
+
+// mustEvent waits for a next message of subscription id whose payload
+// contains want; other messages are skipped, a close or an error fails.
+func (c *wsClient) mustEvent(tb testing.TB, id, want string, wait time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		m, st := c.next(tb, time.Until(deadline))
+		if st != -1 {
+			tb.Fatalf("socket closed with %d while waiting for %q on %s", st, want, id)
+		}
+		if m.ID == id && m.Type != "next" {
+			tb.Fatalf("want next for %s, got %s: %s", id, m.Type, m.Payload)
+		}
+		if m.ID == id && strings.Contains(string(m.Payload), want) {
+			return
+		}
+	}
+}
+
 const subOrigin = "http://app.test"
 
 func subEnv(extra map[string]string) map[string]string {
@@ -217,23 +277,39 @@ func TestSubscriptions(t *testing.T) {
 		}
 	})
 
+	// A refused subscription gets an error message for its id; the socket
+	// and its other subscriptions stay open.
 	tests := []struct {
 		name    string
 		payload map[string]any
-		code    websocket.StatusCode
+		code    string
 	}{
-		{"ErrPurchaseMadeAnonymous", nil, 4401},
-		{"ErrPurchaseMadeUser", map[string]any{"Authorization": "Bearer " + buyer.AccessToken}, 4403},
+		{"ErrPurchaseMadeAnonymous", nil, "UNAUTHENTICATED"},
+		{"ErrPurchaseMadeUser", map[string]any{"Authorization": "Bearer " + buyer.AccessToken}, "FORBIDDEN"},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _, err := wsDial(t, s, subOrigin, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			c.mustInit(t, tt.payload)
+			c.subscribe(t, "pub", `subscription { coursePublished { title } }`)
 			c.subscribe(t, "p", `subscription { purchaseMade { id } }`)
-			c.mustClose(t, tt.code, 5*time.Second)
+			errs, others := c.mustError(t, "p", 5*time.Second)
+			if len(others) != 0 {
+				t.Errorf("messages before the refusal: %+v", others)
+			}
+			if len(errs) != 1 || errs[0].Code() != tt.code || errs[0].Message == "" || fmt.Sprint(errs[0].Path) != "[purchaseMade]" {
+				t.Errorf("errors = %+v, want one %s on purchaseMade", errs, tt.code)
+			}
+			// The other subscription still delivers, and a refused one can be
+			// asked again under its id (it has ended).
+			title := fmt.Sprintf("After Refusal %d", i)
+			s.mustCreateCourse(t, admin.AccessToken, title, 100, true)
+			c.mustEvent(t, "pub", title, 5*time.Second)
+			c.subscribe(t, "p", `subscription { purchaseMade { id } }`)
+			c.mustErrorCode(t, "p", tt.code, 5*time.Second)
 		})
 	}
 
@@ -273,9 +349,10 @@ func TestSubscriptions(t *testing.T) {
 		}
 		c.mustInit(t, nil)
 		// Signed in by cookie as a USER: the admin subscription is forbidden,
-		// which proves the cookie was read (anonymous would be 4401).
+		// which proves the cookie was read (anonymous would be
+		// UNAUTHENTICATED).
 		c.subscribe(t, "p", `subscription { purchaseMade { id } }`)
-		c.mustClose(t, 4403, 5*time.Second)
+		c.mustErrorCode(t, "p", "FORBIDDEN", 5*time.Second)
 	})
 
 	t.Run("ErrSessionEnded", func(t *testing.T) {
@@ -303,9 +380,11 @@ func TestSubscriptions(t *testing.T) {
 	})
 }
 
-// Ensure a subscription socket is closed with 4401 when its access token
-// expires, so the client reconnects with a fresh one (ACCESS_TOKEN_TTL's
-// minimum is 10 s, so this test takes that long).
+// Ensure a subscription socket is closed with 4419 (which graphql-ws
+// retries) when its access token expires, that a token that has expired by
+// connection_init gets 4419 too, and that a socket opened again with a
+// refreshed token delivers (ACCESS_TOKEN_TTL's minimum is 10 s, so this test
+// takes that long).
 func TestSubscriptionTokenExpiry(t *testing.T) {
 	s := mustStartServer(t, subEnv(map[string]string{"ACCESS_TOKEN_TTL": "10s"}))
 	p := s.mustLogin(t, adminEmail, adminPassword)
@@ -316,8 +395,194 @@ func TestSubscriptionTokenExpiry(t *testing.T) {
 	c.mustInit(t, map[string]any{"Authorization": "Bearer " + p.AccessToken})
 	c.subscribe(t, "c", `subscription { coursePublished { id } }`)
 	start := time.Now()
-	c.mustClose(t, 4401, 15*time.Second)
+	c.mustClose(t, 4419, 15*time.Second)
 	if took := time.Since(start); took < 8*time.Second {
 		t.Errorf("closed after %v, before the token expired", took)
 	}
+
+	t.Run("ErrExpiredAtInit", func(t *testing.T) {
+		c, _, err := wsDial(t, s, subOrigin, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(map[string]any{"Authorization": "Bearer " + p.AccessToken})
+		c.send(t, wsMessage{Type: "connection_init", Payload: b})
+		c.mustClose(t, 4419, 5*time.Second)
+	})
+
+	t.Run("OKReconnectWithRefreshedToken", func(t *testing.T) {
+		var d struct{ RefreshToken authPayload }
+		s.post(t, "", `mutation($t: String!) { refreshToken(refreshToken: $t) { `+authFields+` } }`,
+			map[string]any{"t": p.RefreshToken}).mustNoErrors(t).decode(t, &d)
+		c, _, err := wsDial(t, s, subOrigin, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.mustInit(t, map[string]any{"Authorization": "Bearer " + d.RefreshToken.AccessToken})
+		c.subscribe(t, "c", `subscription { coursePublished { title } }`)
+		time.Sleep(100 * time.Millisecond)
+		s.mustCreateCourse(t, d.RefreshToken.AccessToken, "After Refresh", 100, true)
+		c.mustEvent(t, "c", "After Refresh", 5*time.Second)
+	})
+}
+
+// wsDial opens a socket as the browser would: its Origin and the cookies
+// its jar holds for /graphql (extra, if not nil, replaces them).
+func (b *ckBrowser) wsDial(tb testing.TB, extra []*http.Cookie) *wsClient {
+	tb.Helper()
+	cookies := b.jar.Cookies(b.apiURL(tb))
+	if extra != nil {
+		cookies = extra
+	}
+	var parts []string
+	for _, c := range cookies {
+		parts = append(parts, c.Name+"="+c.Value)
+	}
+	h := http.Header{}
+	if len(parts) > 0 {
+		h.Set("Cookie", strings.Join(parts, "; "))
+	}
+	c, _, err := wsDial(tb, b.s, b.origin, h)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// Ensure a cookie-mode browser keeps its subscriptions across access-token
+// expiry with no code: the socket closes with 4419 when the access cookie
+// expires, and the next socket, whose upgrade carries only the refresh
+// cookie, is signed in by it (read, not rotated); a rotated or ended
+// session's refresh cookie leaves a socket anonymous; logout ends the
+// socket with 4401. (ACCESS_TOKEN_TTL is 10 s, its minimum.)
+func TestSubscriptionRefreshCookie(t *testing.T) {
+	s := ckStart(t, map[string]string{"ACCESS_TOKEN_TTL": "10s", "WS_SESSION_CHECK_INTERVAL": "200ms"})
+	buyer := s.mustSignup(t, "cookie-buyer@example.com", "cookie-buyer-password", "Buyer")
+	adminToken := s.mustAdminToken(t)
+	b := ckNewBrowser(t, s, ckOrigin)
+	b.mustAuth(t, "login", adminEmail, adminPassword, "COOKIES")
+
+	// sales subscribes to purchaseMade on c and proves it delivers.
+	sales := func(t *testing.T, c *wsClient) {
+		t.Helper()
+		c.mustInit(t, nil)
+		c.subscribe(t, "p", `subscription { purchaseMade { course { title } } }`)
+		mustLivePurchaseMade(t, s, c, "p", adminToken, buyer.AccessToken)
+	}
+	first := b.wsDial(t, nil)
+	sales(t, first)
+	start := time.Now()
+	first.mustClose(t, 4419, 15*time.Second)
+	if took := time.Since(start); took < 5*time.Second {
+		t.Fatalf("closed after %v, before the access cookie expired", took)
+	}
+	if b.cookie(t, "coursehub_at") != "" {
+		t.Fatal("the jar still sends the expired access cookie")
+	}
+	oldRefresh := b.cookie(t, "coursehub_rt")
+
+	// Signed in by the refresh cookie alone (anonymous, purchaseMade would
+	// be refused); it lives until the last subtest.
+	byRefresh := b.wsDial(t, nil)
+	sales(t, byRefresh)
+	t.Run("OKRefreshCookieNotRotated", func(t *testing.T) {
+		if b.cookie(t, "coursehub_rt") != oldRefresh {
+			t.Error("the socket rotated the refresh token")
+		}
+		if r := byRefresh.mustAnswer(t, "me-admin", wsMe, nil); !strings.Contains(r.resp.Raw, `"role":"ADMIN"`) {
+			t.Errorf("me = %s, want the admin", r.resp.Raw)
+		}
+	})
+
+	// anonymous checks that a socket with cookies is not signed in, and
+	// still serves public subscriptions.
+	anonymous := func(t *testing.T, cookies []*http.Cookie) {
+		t.Helper()
+		c := b.wsDial(t, cookies)
+		c.mustInit(t, nil)
+		c.subscribe(t, "pub", `subscription { coursePublished { title } }`)
+		c.subscribe(t, "p", `subscription { purchaseMade { id } }`)
+		c.mustErrorCode(t, "p", "UNAUTHENTICATED", 5*time.Second)
+		title := fmt.Sprintf("Public %d", time.Now().UnixNano())
+		s.mustCreateCourse(t, adminToken, title, 100, true)
+		c.mustEvent(t, "pub", title, 5*time.Second)
+	}
+	t.Run("ErrRotatedRefreshCookieIsAnonymous", func(t *testing.T) {
+		b.mustRefreshSession(t, "REFRESH_COOKIE")
+		if b.cookie(t, "coursehub_rt") == oldRefresh {
+			t.Fatal("refreshSession did not rotate the cookie")
+		}
+		anonymous(t, []*http.Cookie{{Name: "coursehub_rt", Value: oldRefresh}})
+		// The jar's new token signs in; the old one did not end the session.
+		sales(t, b.wsDial(t, nil))
+	})
+	t.Run("ErrLogoutEndsTheSocket", func(t *testing.T) {
+		r := b.gql(t, `mutation { refreshSession(delivery: REFRESH_COOKIE) { accessToken } }`, nil, nil).mustNoErrors(t)
+		var d struct{ RefreshSession struct{ AccessToken string } }
+		r.decode(t, &d)
+		last := b.cookie(t, "coursehub_rt")
+		// Events of the purchases above may still be on their way: stop
+		// the subscription (the server reads in order, so once me is
+		// answered it has stopped), then any data fails.
+		byRefresh.send(t, wsMessage{ID: "p", Type: "complete"})
+		byRefresh.mustAnswer(t, "me", wsMe, nil).resp.mustNoErrors(t)
+		b.gql(t, `mutation { logout }`, nil, func(r *http.Request) {
+			r.Header.Set("Authorization", "Bearer "+d.RefreshSession.AccessToken)
+		}).mustNoErrors(t)
+		byRefresh.mustClose(t, 4401, 2*time.Second)
+		// The session's newest refresh token signs in no socket now.
+		anonymous(t, []*http.Cookie{{Name: "coursehub_rt", Value: last}})
+	})
+}
+
+// Ensure an outage is no verdict on anyone's credentials: while the
+// database is down, a signed-in connection_init is closed at once with 1013
+// (which graphql-ws retries), not the fatal 4401, and a subscription that cannot
+// start gets an error message (SERVICE_UNAVAILABLE) on a socket that stays
+// open; once the database is back, both work.
+func TestSubscriptionDatabaseDown(t *testing.T) {
+	db := mongotest.StartServer(t)
+	s := mustStartServer(t, subEnv(outageEnv(db)))
+	p := s.mustLogin(t, adminEmail, adminPassword)
+	anon, _, err := wsDial(t, s, subOrigin, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon.mustInit(t, nil)
+
+	db.Stop()
+	s.untilUnready(t, outageRecoverLimit)
+
+	t.Run("ErrInitTryAgainLater", func(t *testing.T) {
+		c, _, err := wsDial(t, s, subOrigin, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(map[string]any{"Authorization": "Bearer " + p.AccessToken})
+		start := time.Now()
+		c.send(t, wsMessage{Type: "connection_init", Payload: b})
+		c.mustClose(t, 1013, 15*time.Second)
+		if took := time.Since(start); took > outageFastLimit {
+			t.Errorf("closed after %v, want within %v (no wait for DB_TIMEOUT)", took, outageFastLimit)
+		}
+	})
+	t.Run("ErrSubscribeUnavailable", func(t *testing.T) {
+		anon.subscribe(t, "down", `subscription { coursePublished { title } }`)
+		anon.mustErrorCode(t, "down", "SERVICE_UNAVAILABLE", 5*time.Second)
+	})
+
+	db.Start()
+	s.untilServed(t, p.AccessToken, `{ me { id } }`, outageRecoverLimit)
+
+	t.Run("OKAfterOutage", func(t *testing.T) {
+		c, _, err := wsDial(t, s, subOrigin, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.mustInit(t, map[string]any{"Authorization": "Bearer " + p.AccessToken})
+		anon.subscribe(t, "up", `subscription { coursePublished { title } }`)
+		time.Sleep(100 * time.Millisecond)
+		s.mustCreateCourse(t, p.AccessToken, "After The Outage", 100, true)
+		anon.mustEvent(t, "up", "After The Outage", 5*time.Second)
+	})
 }

@@ -130,8 +130,9 @@ const (
 )
 
 // Ensure a demoted admin loses admin powers on sockets already open: the
-// socket with a running purchaseMade is closed with 4403 at once, and every
-// operation on another socket of the same session runs as the user is now.
+// running purchaseMade ends at once with an error (FORBIDDEN) while the
+// same socket's coursePublished keeps delivering, and every operation on
+// another socket of the same session runs as the user is now.
 func TestWebsocketDemotion(t *testing.T) {
 	s := mustStartServer(t, wsPrivEnv())
 	admin := s.mustAdminToken(t)
@@ -160,18 +161,40 @@ func TestWebsocketDemotion(t *testing.T) {
 		t.Fatal(err)
 	}
 	sales.mustInit(t, map[string]any{"Authorization": "Bearer " + second.AccessToken})
+	sales.subscribe(t, "pub", `subscription { coursePublished { title } }`)
 	sales.subscribe(t, "sales", `subscription { purchaseMade { id course { title } } }`)
 	mustLivePurchaseMade(t, s, sales, "sales", admin, buyer.AccessToken)
 
 	demoted := time.Now()
 	s.post(t, admin, wsSetRole, map[string]any{"id": second.User.ID, "role": "USER"}).mustNoErrors(t)
 
-	t.Run("ErrSubscriptionClosed4403", func(t *testing.T) {
-		// No purchase happens meanwhile, so any data before the close fails.
-		sales.mustClose(t, 4403, 2*time.Second)
+	t.Run("ErrSubscriptionEndsWithForbidden", func(t *testing.T) {
+		// No purchase happens meanwhile, so any data before the error fails.
+		errs, others := sales.mustError(t, "sales", 2*time.Second)
 		if took := time.Since(demoted); took > 2*time.Second {
-			t.Errorf("closed %v after the demotion, want within 2s", took)
+			t.Errorf("ended %v after the demotion, want within 2s", took)
 		}
+		if len(errs) != 1 || errs[0].Code() != "FORBIDDEN" || fmt.Sprint(errs[0].Path) != "[purchaseMade]" {
+			t.Errorf("errors = %+v, want one FORBIDDEN on purchaseMade", errs)
+		}
+		if len(others) != 0 {
+			t.Errorf("unexpected messages: %+v", others)
+		}
+		// A later purchase does not reach the demoted admin; the socket and
+		// its public subscription carry on.
+		bought := s.mustCreateCourse(t, admin, "Published After Demotion", 100, true)
+		s.post(t, buyer.AccessToken, wsPurchase, map[string]any{"id": bought.ID}).mustNoErrors(t)
+		s.mustCreateCourse(t, admin, "Second After Demotion", 100, true)
+		for {
+			m, st := sales.next(t, 5*time.Second)
+			if st != -1 || m.ID != "pub" || m.Type != "next" {
+				t.Fatalf("want only coursePublished events, got %+v (close %d)", m, st)
+			}
+			if strings.Contains(string(m.Payload), "Second After Demotion") {
+				break
+			}
+		}
+		sales.mustAnswer(t, "me", wsMe, nil).resp.mustNoErrors(t)
 	})
 
 	// The session is live, so the socket without an admin subscription

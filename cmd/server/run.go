@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/coursehub/coursehub/internal/course"
 	"github.com/coursehub/coursehub/internal/events"
 	"github.com/coursehub/coursehub/internal/feed"
+	"github.com/coursehub/coursehub/internal/lesson"
 	"github.com/coursehub/coursehub/internal/mail"
 	"github.com/coursehub/coursehub/internal/mongodb"
 	"github.com/coursehub/coursehub/internal/purchase"
@@ -138,6 +140,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout, _ 
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	srv.RegisterOnShutdown(app.stopStreams)
 	base := "http://" + displayAddr(ln.Addr())
 	logger.Info("listening", "addr", ln.Addr().String(), "ide", base+"/", "api", base+"/graphql")
 
@@ -245,6 +248,9 @@ type app struct {
 	// feed is the change feed, which reads and publishes while the server
 	// runs (from the first successful setup on).
 	feed *feed.Feed
+	// stopStreams ends the open SSE and multipart streams, which a
+	// graceful shutdown would otherwise wait for until its timeout.
+	stopStreams func()
 }
 
 // expirer deletes documents past their expiry.
@@ -262,6 +268,7 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 	sessionStore := auth.NewStore(db.Database, lookups)
 	courseStore := course.NewMongoStore(db.Database, lookups)
 	purchaseStore := purchase.NewMongoStore(db.Database, lookups)
+	lessonStore := lesson.NewMongoStore(db.Database, lookups)
 	limiter := auth.NewLimiter(db.Database, lookups)
 
 	passwords, err := auth.NewPasswords(cfg.BcryptCost, cfg.BcryptConcurrency)
@@ -311,11 +318,13 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 			AppURL: cfg.AppURL, ResetTTL: cfg.ResetTokenTTL, VerifyTTL: cfg.VerifyTokenTTL,
 			RequireVerifiedToBuy: cfg.RequireVerifiedEmailToBuy,
 		}),
-		Users:     users,
-		Catalog:   courses,
-		Purchases: purchase.NewService(purchaseStore, courses, bus),
-		Events:    bus,
+		Users:      users,
+		Catalog:    courses,
+		Purchases:  purchase.NewService(purchaseStore, courses, bus),
+		Curriculum: lesson.NewService(lessonStore),
+		Events:     bus,
 	}
+	resolver.Auth.WithSubjects(graph.NewSubjects(resolver))
 
 	if !cfg.CookieSecure {
 		logger.Warn("COOKIE_SECURE=false: cookies are sent over plain http; for local development only")
@@ -327,12 +336,13 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 		}
 		if err := db.IndexIDs(ctx, "users", "user_emails", "courses", "purchases",
 			"sessions", "refresh_tokens", "rate_events", "migrations", feed.Collection,
-			"account_tokens", "mail_queue", "mail_claims", "mail_discarded", "security_events"); err != nil {
+			"account_tokens", "mail_queue", "mail_claims", "mail_discarded", "security_events",
+			lesson.LessonsCollection, lesson.OutlinesCollection, lesson.ProgressCollection); err != nil {
 			return err
 		}
 		for _, s := range []interface {
 			EnsureIndexes(context.Context, *slog.Logger) error
-		}{userStore, sessionStore, courseStore, purchaseStore, limiter, mailQueue, accountTokens, securityLog} {
+		}{userStore, sessionStore, courseStore, purchaseStore, lessonStore, limiter, mailQueue, accountTokens, securityLog} {
 			if err := s.EnsureIndexes(ctx, logger); err != nil {
 				return err
 			}
@@ -354,7 +364,9 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 		}
 		logger.Info("trusted documents mode: only listed operations run", "documents", len(trusted))
 	}
+	stopping := make(chan struct{})
 	h := server.New(server.Deps{
+		Stopping:            stopping,
 		Logger:              logger,
 		Resolver:            resolver,
 		DB:                  health,
@@ -377,7 +389,8 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 		GetMaxAge:        cfg.GraphQLGetMaxAge,
 		TrustedDocuments: trusted,
 	})
-	return app{handler: h, expiring: []expirer{sessionStore, limiter, mailQueue, accountTokens, securityLog}, setup: setup, mail: mailQueue, feed: bus}, nil
+	return app{handler: h, expiring: []expirer{sessionStore, limiter, mailQueue, accountTokens, securityLog}, setup: setup, mail: mailQueue,
+		feed: bus, stopStreams: sync.OnceFunc(func() { close(stopping) })}, nil
 }
 
 // cleanupLoop deletes expired sessions, refresh tokens and rate-limit

@@ -34,8 +34,10 @@ type SecurityEventEdge struct {
 	Node   *auth.SecurityEvent `json:"node"`
 }
 
-// Live events over WebSocket (the graphql-transport-ws protocol, on /graphql).
-// Authenticate with connection_init's payload {"Authorization": "Bearer <token>"}
-// or the access cookie.
+// Live events on /graphql: over WebSocket (the graphql-transport-ws protocol),
+// Server-Sent Events (the graphql-sse protocol, Accept: text/event-stream) or
+// multipart HTTP (Apollo's, Accept: multipart/mixed;subscriptionSpec="1.0").
+// Authenticate a socket with connection_init's payload
+// {"Authorization": "Bearer <token>"} or the access cookie; a stream as any request.
 type Subscription struct {
 }

@@ -125,16 +125,25 @@ func TestRecheck(t *testing.T) {
 	}
 	admins := []auth.Rule{auth.NewRule(nil, false), auth.NewRule(rolePtr(user.RoleAdmin), false)}
 
-	if err := e.svc.Recheck(context.Background(), v, admins); err != nil {
-		t.Fatalf("Recheck as admin = %v", err)
+	if refused, err := e.svc.Recheck(context.Background(), v, admins); err != nil || refused[0] != nil || refused[1] != nil {
+		t.Fatalf("Recheck as admin = %v, %v", refused, err)
 	}
 	e.users.setRole(t, p.User.ID, user.RoleUser)
-	if err := e.svc.Recheck(context.Background(), v, admins); !apperr.IsCode(err, apperr.Forbidden) {
-		t.Errorf("Recheck after demotion = %v, want FORBIDDEN", err)
+	// Only the ADMIN rule is refused; the USER rule still holds.
+	refused, err := e.svc.Recheck(context.Background(), v, admins)
+	if err != nil || refused[0] != nil || !apperr.IsCode(refused[1], apperr.Forbidden) {
+		t.Errorf("Recheck after demotion = %v, %v; want [nil FORBIDDEN]", refused, err)
 	}
-	if err := e.svc.Recheck(context.Background(), v, admins[:1]); err != nil {
-		t.Errorf("Recheck of a USER rule after demotion = %v", err)
+	// A grant rule on a subscription has no course: only ADMIN can hold.
+	grants := []auth.Rule{auth.NewRule(nil, false).WithGrants([]auth.Grant{auth.GrantOwner, auth.GrantPurchaser, auth.GrantAdmin}, nil, nil)}
+	if refused, err := e.svc.Recheck(context.Background(), v, grants); err != nil || !apperr.IsCode(refused[0], apperr.Forbidden) {
+		t.Errorf("Recheck of a grant rule after demotion = %v, %v; want [FORBIDDEN]", refused, err)
 	}
+	e.users.setRole(t, p.User.ID, user.RoleAdmin)
+	if refused, err := e.svc.Recheck(context.Background(), v, grants); err != nil || refused[0] != nil {
+		t.Errorf("Recheck of a grant rule as admin = %v, %v", refused, err)
+	}
+	e.users.setRole(t, p.User.ID, user.RoleUser)
 	// The connection's memo still says ADMIN; an operation's own check does not.
 	if v, _ := e.svc.Viewer(conn); v.User.Role != user.RoleAdmin {
 		t.Fatalf("the connection memo was re-read")
@@ -147,7 +156,7 @@ func TestRecheck(t *testing.T) {
 	if err := e.svc.Logout(e.svc.ForOperation(conn), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.Recheck(context.Background(), v, nil); !apperr.IsCode(err, apperr.Unauthenticated) {
+	if _, err := e.svc.Recheck(context.Background(), v, admins[:1]); !apperr.IsCode(err, apperr.Unauthenticated) {
 		t.Errorf("Recheck after logout = %v, want UNAUTHENTICATED", err)
 	}
 	if _, err := e.svc.Viewer(e.svc.ForOperation(conn)); !apperr.IsCode(err, apperr.Unauthenticated) {

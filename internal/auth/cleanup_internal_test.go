@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -57,5 +59,49 @@ func testDeleteExpired(t *testing.T, lookups mongodb.Lookups) {
 	}
 	if c, _ := limiter.coll.CountDocuments(ctx, bson.D{}); c != 1 {
 		t.Errorf("%d rate events left, want 1", c)
+	}
+}
+
+// Ensure refreshRotated tells a session's newest refresh token from one that
+// has a successor, with either kind of lookup (the socket's refresh-cookie
+// sign-in relies on it).
+func TestRefreshRotated(t *testing.T) { forEachLookups(t, testRefreshRotated) }
+
+func testRefreshRotated(t *testing.T, lookups mongodb.Lookups) {
+	ctx := context.Background()
+	db := mongotest.NewDatabase(t)
+	store := NewStore(db, lookups)
+	if err := store.EnsureIndexes(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	ss, err := store.insertSession(ctx, session{UserID: bson.NewObjectID().Hex(), CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := refreshToken{Hash: hashToken(randomToken()), Parent: "session:" + ss.ID, SessionID: ss.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	second := refreshToken{Hash: hashToken(randomToken()), Parent: first.Hash, SessionID: ss.ID, CreatedAt: now.Add(time.Second), ExpiresAt: now.Add(time.Hour)}
+	if err := store.insertRefresh(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if rotated, err := store.refreshRotated(ctx, first); err != nil || rotated {
+		t.Errorf("the only token: rotated = %v, %v; want false", rotated, err)
+	}
+	if err := store.insertRefresh(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	if rotated, err := store.refreshRotated(ctx, first); err != nil || !rotated {
+		t.Errorf("the rotated token: rotated = %v, %v; want true", rotated, err)
+	}
+	if rotated, err := store.refreshRotated(ctx, second); err != nil || rotated {
+		t.Errorf("its successor: rotated = %v, %v; want false", rotated, err)
+	}
+	// A store that starts afresh (another start of the server) agrees.
+	again := NewStore(db, lookups)
+	if err := again.EnsureIndexes(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if rotated, err := again.refreshRotated(ctx, first); err != nil || !rotated {
+		t.Errorf("after a restart, the rotated token: rotated = %v, %v; want true", rotated, err)
 	}
 }

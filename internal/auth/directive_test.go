@@ -218,7 +218,7 @@ func (e *env) directive(ctx context.Context, obj any, requires *user.Role, allow
 	res, err := e.svc.Directive(ctx, obj, func(context.Context) (any, error) {
 		called.Store(true)
 		return "resolved", nil
-	}, requires, allowOwner)
+	}, auth.NewRule(requires, allowOwner))
 	if err == nil && res != "resolved" {
 		return called.Load(), errors.New("directive did not return the resolver's result")
 	}

@@ -54,6 +54,13 @@ func (s *Service) WithAccounts(a Accounts) *Service {
 	return s
 }
 
+// WithSubjects gives s the lookups that @auth(anyOf:) rules need. Without
+// it such rules fail as internal errors.
+func (s *Service) WithSubjects(subj Subjects) *Service {
+	s.subjects = subj
+	return s
+}
+
 // errTokenInvalid is the one answer to a used, expired, voided, unknown or
 // malformed token, so that none can be told from another.
 var errTokenInvalid = apperr.Input("token", "this link is invalid or has expired; ask for a new one")

@@ -67,6 +67,8 @@ type SessionStore interface {
 	insertRefresh(ctx context.Context, t refreshToken) error
 	// refreshByHash finds a refresh token by its hash. Errors: errNoRow.
 	refreshByHash(ctx context.Context, hash string) (refreshToken, error)
+	// refreshRotated reports whether t has a successor (it was rotated).
+	refreshRotated(ctx context.Context, t refreshToken) (bool, error)
 }
 
 // RateLimiter counts attempts (Limiter is the one on MongoDB).
@@ -88,6 +90,8 @@ type Service struct {
 	cfg     Config
 	// accounts is set by WithAccounts.
 	accounts *Accounts
+	// subjects is set by WithSubjects.
+	subjects Subjects
 	logger   *slog.Logger
 	now      func() time.Time
 }

@@ -372,6 +372,27 @@ func (s *Store) refreshByHash(ctx context.Context, hash string) (refreshToken, e
 	return d.toToken(), nil
 }
 
+// refreshRotated reports whether t has a successor. On MongoDB one read on
+// the unique parent index; on the embedded database, whose SQLite backend
+// would scan the collection for that filter, the in-process index of each
+// session's newest token answers (this process made every token since it
+// started, and read the rest at start).
+func (s *Store) refreshRotated(ctx context.Context, t refreshToken) (bool, error) {
+	if s.newestRefresh != nil {
+		es := s.newestRefresh.Entries(t.SessionID)
+		return len(es) > 0 && es[0].ID != t.Hash, nil
+	}
+	err := s.refresh.FindOne(ctx, bson.D{{Key: "parent", Value: t.Hash}},
+		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	if mongodb.IsNoDocuments(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("refresh tokens: successor: %w", err)
+	}
+	return true, nil
+}
+
 func (d refreshDoc) toToken() refreshToken {
 	return refreshToken{
 		Hash: d.Hash, Parent: d.Parent, SessionID: d.SessionID.Hex(), CreatedAt: d.CreatedAt.UTC(), ExpiresAt: d.ExpiresAt.UTC(),

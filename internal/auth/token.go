@@ -216,6 +216,9 @@ func thumbprint(pub ed25519.PublicKey) string {
 // (Ed25519 only: HMAC secrets are never published).
 func (t *Tokens) JWKS() []byte { return t.jwks }
 
+// TTL is how long an access token lives.
+func (t *Tokens) TTL() time.Duration { return t.cfg.TTL }
+
 // Issue signs an access token for a session.
 func (t *Tokens) Issue(userID, sessionID string, role user.Role) (string, time.Time, error) {
 	now := t.now().UTC().Truncate(time.Second)

@@ -92,8 +92,8 @@ type Config struct {
 	// ShutdownTimeout is how long a stopping server waits for requests in
 	// flight before it closes their connections.
 	ShutdownTimeout time.Duration
-	// WebsocketCheckEvery is how often a subscription socket rechecks its
-	// session (it is also closed when its access token expires).
+	// WebsocketCheckEvery is how often a subscription socket or HTTP stream
+	// rechecks its session (it also ends when its access token expires).
 	WebsocketCheckEvery time.Duration
 
 	// Limits on one GraphQL document.

@@ -231,6 +231,17 @@ func (c *Cache) List(ctx context.Context, publishedOnly bool, args pagination.Ar
 	return c.store.List(ctx, publishedOnly, args)
 }
 
+// ListByCreator is the store's: an instructor's own list (drafts included)
+// is per viewer, never served from the shared cache.
+func (c *Cache) ListByCreator(ctx context.Context, creatorID string, args pagination.Args) (pagination.Page[Course], error) {
+	return c.store.ListByCreator(ctx, creatorID, args)
+}
+
+// CountByCreator is the store's, as ListByCreator.
+func (c *Cache) CountByCreator(ctx context.Context, creatorID string) (int, error) {
+	return c.store.CountByCreator(ctx, creatorID)
+}
+
 // Count counts courses; the published count comes from the cache.
 func (c *Cache) Count(ctx context.Context, publishedOnly bool) (int, error) {
 	if !publishedOnly {

@@ -72,4 +72,9 @@ type Store interface {
 	List(ctx context.Context, publishedOnly bool, args pagination.Args) (pagination.Page[Course], error)
 	// Count counts the courses List pages through.
 	Count(ctx context.Context, publishedOnly bool) (int, error)
+	// ListByCreator returns a newest-first page of the courses creatorID
+	// created, drafts included. Errors: BAD_USER_INPUT (after).
+	ListByCreator(ctx context.Context, creatorID string, args pagination.Args) (pagination.Page[Course], error)
+	// CountByCreator counts the courses ListByCreator pages through.
+	CountByCreator(ctx context.Context, creatorID string) (int, error)
 }

@@ -171,3 +171,18 @@ func (s *Service) List(ctx context.Context, includeUnpublished bool, first int, 
 func (s *Service) Count(ctx context.Context, includeUnpublished bool) (int, error) {
 	return s.store.Count(ctx, !includeUnpublished)
 }
+
+// ListByCreator returns a newest-first page of the courses creatorID
+// created, drafts included. Errors: BAD_USER_INPUT (first, after).
+func (s *Service) ListByCreator(ctx context.Context, creatorID string, first int, after *string) (pagination.Page[Course], error) {
+	args, err := pagination.Parse(first, after)
+	if err != nil {
+		return pagination.Page[Course]{}, err
+	}
+	return s.store.ListByCreator(ctx, creatorID, args)
+}
+
+// CountByCreator counts the courses creatorID created.
+func (s *Service) CountByCreator(ctx context.Context, creatorID string) (int, error) {
+	return s.store.CountByCreator(ctx, creatorID)
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coursehub/coursehub/internal/apperr"
 	"github.com/coursehub/coursehub/internal/mongodb"
+	"github.com/coursehub/coursehub/internal/mongodb/memindex"
 	"github.com/coursehub/coursehub/internal/pagination"
 )
 
@@ -38,9 +39,16 @@ func (d courseDoc) toCourse() Course {
 }
 
 // MongoStore is the Store on MongoDB and on the embedded database.
+//
+// An instructor's courses come from MongoDB's {createdBy, _id} index, or,
+// with mongodb.InProcessIndexes, from an in-process index of course ids by
+// creator (a course never changes creator and is never deleted), built with
+// one scan at start, so that a page costs _id reads only.
 type MongoStore struct {
 	coll    *mongo.Collection
 	lookups mongodb.Lookups
+	// byCreator (InProcessIndexes only): creator id -> course ids.
+	byCreator *memindex.Index[struct{}]
 }
 
 var _ Store = (*MongoStore)(nil)
@@ -48,14 +56,118 @@ var _ Store = (*MongoStore)(nil)
 // NewMongoStore returns a store over db's courses collection; lookups says
 // how a batch of ids is read.
 func NewMongoStore(db *mongo.Database, lookups mongodb.Lookups) *MongoStore {
-	return &MongoStore{coll: db.Collection("courses"), lookups: lookups}
+	s := &MongoStore{coll: db.Collection("courses"), lookups: lookups}
+	if lookups == mongodb.InProcessIndexes {
+		s.byCreator = memindex.New[struct{}]()
+	}
+	return s
+}
+
+func (s *MongoStore) indexCreator(c Course) {
+	if s.byCreator != nil {
+		s.byCreator.Put(c.CreatedByID, memindex.Entry[struct{}]{ID: c.ID, Sort: c.ID})
+	}
+}
+
+// ListByCreator returns a newest-first page of the courses creatorID
+// created, drafts included. Errors: BAD_USER_INPUT (after).
+func (s *MongoStore) ListByCreator(ctx context.Context, creatorID string, args pagination.Args) (pagination.Page[Course], error) {
+	after, err := mongodb.AfterID(args)
+	if err != nil {
+		return pagination.Page[Course]{}, err
+	}
+	creator, err := bson.ObjectIDFromHex(creatorID)
+	if err != nil {
+		return pagination.Page[Course]{}, nil
+	}
+	if s.byCreator == nil {
+		cs, err := s.find(ctx, mongodb.PageFilter(bson.D{{Key: "createdBy", Value: creator}}, "_id", after), mongodb.PageOptions("_id", args.First))
+		if err != nil {
+			return pagination.Page[Course]{}, err
+		}
+		return pagination.NewPage(cs, args, func(c Course) string { return c.ID }), nil
+	}
+	if err := s.refillCreator(ctx, creator); err != nil {
+		return pagination.Page[Course]{}, err
+	}
+	es, more := s.byCreator.Page(creatorID, args.After, args.First)
+	ids := make([]string, len(es))
+	for i, e := range es {
+		ids[i] = e.ID
+	}
+	cs, err := s.ByIDs(ctx, ids)
+	if err != nil {
+		return pagination.Page[Course]{}, err
+	}
+	byID := make(map[string]Course, len(cs))
+	for _, c := range cs {
+		byID[c.ID] = c
+	}
+	page := pagination.Page[Course]{HasNextPage: more}
+	for _, id := range ids {
+		if c, ok := byID[id]; ok {
+			page.Edges = append(page.Edges, pagination.Edge[Course]{Cursor: pagination.EncodeCursor(id), Node: c})
+		}
+	}
+	return page, nil
+}
+
+// CountByCreator counts the courses creatorID created.
+func (s *MongoStore) CountByCreator(ctx context.Context, creatorID string) (int, error) {
+	creator, err := bson.ObjectIDFromHex(creatorID)
+	if err != nil {
+		return 0, nil
+	}
+	if s.byCreator != nil {
+		if err := s.refillCreator(ctx, creator); err != nil {
+			return 0, err
+		}
+		return s.byCreator.Len(creatorID), nil
+	}
+	n, err := s.coll.CountDocuments(ctx, bson.D{{Key: "createdBy", Value: creator}})
+	if err != nil {
+		return 0, fmt.Errorf("courses: count by creator: %w", err)
+	}
+	return int(n), nil
+}
+
+// refillCreator rereads a creator's course ids after an insert of unknown
+// outcome (the one scan here, and only then).
+func (s *MongoStore) refillCreator(ctx context.Context, creator bson.ObjectID) error {
+	mark, stale := s.byCreator.Stale(creator.Hex())
+	if !stale {
+		return nil
+	}
+	cs, err := s.find(ctx, bson.D{{Key: "createdBy", Value: creator}}, nil)
+	if err != nil {
+		return err
+	}
+	es := make([]memindex.Entry[struct{}], len(cs))
+	for i, c := range cs {
+		es[i] = memindex.Entry[struct{}]{ID: c.ID, Sort: c.ID}
+	}
+	s.byCreator.Refill(creator.Hex(), mark, es)
+	return nil
 }
 
 // EnsureIndexes creates the index behind the public, newest-first listing.
+// On the embedded database it builds the by-creator index with one scan.
 func (s *MongoStore) EnsureIndexes(ctx context.Context, logger *slog.Logger) error {
+	if s.byCreator != nil {
+		cs, err := s.find(ctx, bson.D{}, nil)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			s.indexCreator(c)
+		}
+	}
 	return mongodb.CreateIndexes(ctx, s.coll, logger, mongo.IndexModel{
 		Keys:    bson.D{{Key: "published", Value: 1}, {Key: "_id", Value: -1}},
 		Options: options.Index().SetName("published_id"),
+	}, mongo.IndexModel{
+		Keys:    bson.D{{Key: "createdBy", Value: 1}, {Key: "_id", Value: -1}},
+		Options: options.Index().SetName("createdBy_id"),
 	})
 }
 
@@ -73,9 +185,13 @@ func (s *MongoStore) Insert(ctx context.Context, c Course) (Course, error) {
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	})
 	if err != nil {
+		if s.byCreator != nil {
+			s.byCreator.MarkStale(c.CreatedByID) // it may have been stored
+		}
 		return Course{}, fmt.Errorf("courses: insert: %w", err)
 	}
 	c.ID = id.Hex()
+	s.indexCreator(c)
 	return c, nil
 }
 
@@ -102,7 +218,15 @@ func (s *MongoStore) InsertMany(ctx context.Context, cs []Course) ([]Course, err
 		return out, nil
 	}
 	if _, err := s.coll.InsertMany(ctx, docs); err != nil {
+		for _, c := range out {
+			if s.byCreator != nil {
+				s.byCreator.MarkStale(c.CreatedByID)
+			}
+		}
 		return nil, fmt.Errorf("courses: insert many: %w", err)
+	}
+	for _, c := range out {
+		s.indexCreator(c)
 	}
 	return out, nil
 }

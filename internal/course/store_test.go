@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +79,70 @@ func TestStore(t *testing.T) {
 			}
 			if _, err := s.Update(ctx, "nope", course.UpdateInput{Title: &title}, time.Now()); apperr.CodeOf(err) != apperr.BadUserInput {
 				t.Errorf("Update of a malformed id = %v, want BAD_USER_INPUT", err)
+			}
+		})
+	}
+}
+
+// Ensure an instructor's list (drafts included) on both lookup modes:
+// newest first, paged, counted, other creators apart, rebuilt on restart,
+// and on the embedded database _id reads only.
+func TestStoreByCreator(t *testing.T) {
+	for _, mode := range []struct {
+		name    string
+		lookups mongodb.Lookups
+	}{{"ServerIndexes", mongodb.ServerIndexes}, {"InProcessIndexes", mongodb.InProcessIndexes}} {
+		t.Run(mode.name, func(t *testing.T) {
+			ctx := context.Background()
+			logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+			db, filters := mongotest.NewRecordingDatabase(t)
+			s := course.NewMongoStore(db, mode.lookups)
+			if err := s.EnsureIndexes(ctx, logger); err != nil {
+				t.Fatal(err)
+			}
+			a, b := bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
+			var mine []string
+			for i := range 5 {
+				creator := a
+				if i == 2 {
+					creator = b
+				}
+				c, err := s.Insert(ctx, course.Course{Title: "C", Description: "D", Published: i%2 == 0, CreatedByID: creator, CreatedAt: time.Now().UTC()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if creator == a {
+					mine = append([]string{c.ID}, mine...) // newest first
+				}
+			}
+			restarted := course.NewMongoStore(db, mode.lookups)
+			if err := restarted.EnsureIndexes(ctx, logger); err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range []*course.MongoStore{s, restarted} {
+				filters.Reset()
+				p1, err := st.ListByCreator(ctx, a, pagination.Args{First: 3})
+				if err != nil || len(p1.Edges) != 3 || !p1.HasNextPage {
+					t.Fatalf("first page = %+v, %v", p1, err)
+				}
+				after, _ := pagination.DecodeCursor(*p1.EndCursor())
+				p2, err := st.ListByCreator(ctx, a, pagination.Args{First: 3, After: after})
+				if err != nil || len(p2.Edges) != 1 || p2.HasNextPage {
+					t.Fatalf("second page = %+v, %v", p2, err)
+				}
+				var got []string
+				for _, e := range append(p1.Edges, p2.Edges...) {
+					got = append(got, e.Node.ID)
+				}
+				if strings.Join(got, ",") != strings.Join(mine, ",") {
+					t.Errorf("ListByCreator = %v, want %v", got, mine)
+				}
+				if n, err := st.CountByCreator(ctx, a); err != nil || n != 4 {
+					t.Errorf("CountByCreator = %d, %v; want 4", n, err)
+				}
+				if bad := filters.NotByID(); mode.lookups == mongodb.InProcessIndexes && len(bad) > 0 {
+					t.Errorf("embedded database: commands other than _id reads: %v", bad)
+				}
 			}
 		})
 	}

@@ -33,7 +33,16 @@ func (db *DB) IndexIDs(ctx context.Context, collections ...string) error {
 			return fmt.Errorf("mongodb: create collection %s: %w", name, err)
 		}
 	}
-	file := filepath.Join(db.embedded.dir, db.Database.Name()+".sqlite")
+	return IndexIDsIn(ctx, db.embedded.dir, db.Database.Name(), collections...)
+}
+
+// IndexIDsIn adds the index of IndexIDs to the given collections, which
+// must exist, of database in the SQLite files of an embedded database
+// running in this process on dir. It is for a listener a test runs itself
+// (mongotest.Server), whose clients reach it through MONGODB_URI and so do
+// not index it themselves: without it, its `_id` reads scan.
+func IndexIDsIn(ctx context.Context, dir, database string, collections ...string) error {
+	file := filepath.Join(dir, database+".sqlite")
 	conn, err := sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		return fmt.Errorf("mongodb: open %s: %w", file, err)

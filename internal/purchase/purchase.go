@@ -59,6 +59,11 @@ type Store interface {
 	// and created false. Errors: SERVICE_UNAVAILABLE (ErrOutcomeUnknown:
 	// the database went away or timed out, so p may have been stored).
 	Insert(ctx context.Context, p Purchase) (stored Purchase, created bool, err error)
+	// Bought returns which of courseIDs userID bought, by _id reads
+	// (never a scan).
+	Bought(ctx context.Context, userID string, courseIDs []string) (map[string]bool, error)
+	// Sales counts a course's purchases and sums what they paid.
+	Sales(ctx context.Context, courseID string) (Sales, error)
 	// Find returns a user's purchase of a course. Errors: NOT_FOUND.
 	Find(ctx context.Context, userID, courseID string) (Purchase, error)
 	// List returns a newest-first page of a user's purchases.
@@ -66,4 +71,11 @@ type Store interface {
 	List(ctx context.Context, userID string, args pagination.Args) (pagination.Page[Purchase], error)
 	// Count counts a user's purchases.
 	Count(ctx context.Context, userID string) (int, error)
+}
+
+// Sales is what one course has sold.
+type Sales struct {
+	Purchases int
+	// Revenue is the sum of PricePaid, in cents.
+	Revenue int
 }

@@ -96,3 +96,13 @@ func (s *Service) Courses(ctx context.Context, userID string, first int, after *
 func (s *Service) Count(ctx context.Context, userID string) (int, error) {
 	return s.store.Count(ctx, userID)
 }
+
+// Bought returns which of courseIDs userID bought.
+func (s *Service) Bought(ctx context.Context, userID string, courseIDs []string) (map[string]bool, error) {
+	return s.store.Bought(ctx, userID, courseIDs)
+}
+
+// Sales returns what courseID has sold.
+func (s *Service) Sales(ctx context.Context, courseID string) (Sales, error) {
+	return s.store.Sales(ctx, courseID)
+}

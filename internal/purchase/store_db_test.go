@@ -222,3 +222,46 @@ func TestStoreMigratesObjectIDPurchases(t *testing.T) {
 		})
 	}
 }
+
+// Ensure a course's sales and a user's "bought these?" on both lookup
+// modes: counts and revenue from pricePaid, other courses apart, a restart
+// rebuilds them, and on the embedded database they are _id reads only.
+func TestStoreSalesAndBought(t *testing.T) {
+	for _, mode := range lookupModes {
+		t.Run(mode.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, filters := mongotest.NewRecordingDatabase(t)
+			s := mustStore(t, db, mode.lookups)
+			c, other := bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
+			u1, u2 := bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
+			for i, p := range []purchase.Purchase{
+				{UserID: u1, CourseID: c, PricePaid: 1000}, {UserID: u2, CourseID: c, PricePaid: 700},
+				{UserID: u1, CourseID: c, PricePaid: 5}, // a repeat: not a sale
+				{UserID: u1, CourseID: other, PricePaid: 3},
+			} {
+				p.PurchasedAt = at(i)
+				if _, _, err := s.Insert(ctx, p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			filters.Reset()
+			for _, st := range []*purchase.MongoStore{s, mustStore(t, db, mode.lookups)} {
+				filters.Reset()
+				got, err := st.Sales(ctx, c)
+				if err != nil || got != (purchase.Sales{Purchases: 2, Revenue: 1700}) {
+					t.Errorf("Sales = %+v, %v; want 2 purchases, 1700", got, err)
+				}
+				b, err := st.Bought(ctx, u2, []string{c, other, "bad"})
+				if err != nil || !b[c] || b[other] || len(b) != 1 {
+					t.Errorf("Bought = %v, %v", b, err)
+				}
+				if bad := filters.NotByID(); mode.lookups == mongodb.InProcessIndexes && len(bad) > 0 {
+					t.Errorf("embedded database: commands other than _id reads: %v", bad)
+				}
+			}
+			if got, err := s.Sales(ctx, bson.NewObjectID().Hex()); err != nil || got != (purchase.Sales{}) {
+				t.Errorf("Sales of an unsold course = %+v, %v", got, err)
+			}
+		})
+	}
+}

@@ -33,12 +33,14 @@ func newGraphQLHandler(d Deps) *handler.Server {
 	cfg := graph.Config{
 		Resolvers: d.Resolver,
 		Directives: graph.DirectiveRoot{
-			Auth: func(ctx context.Context, obj any, next graphql.Resolver, requires *user.Role, allowOwner bool) (any, error) {
-				release := trackSubscription(ctx, auth.NewRule(requires, allowOwner))
-				res, err := d.Resolver.Auth.Directive(ctx, obj, next, requires, allowOwner)
+			Auth: func(ctx context.Context, obj any, next graphql.Resolver, requires *user.Role, allowOwner bool, anyOf []auth.Grant, courseArg, lessonArg *string) (any, error) {
+				rule := auth.NewRule(requires, allowOwner).WithGrants(anyOf, courseArg, lessonArg)
+				release := trackSubscription(ctx, rule)
+				res, err := d.Resolver.Auth.Directive(ctx, obj, next, rule)
 				if err != nil {
+					// A refused subscription gets an error message for its
+					// id (wsSubscription.responses); the socket stays open.
 					release()
-					closeOnRefusal(ctx, err)
 				}
 				return res, err
 			},
@@ -46,7 +48,14 @@ func newGraphQLHandler(d Deps) *handler.Server {
 		},
 	}
 	srv := handler.New(graph.NewExecutableSchema(cfg))
-	srv.AddTransport(websocketTransport(d.Resolver.Auth, d.WebsocketCheckEvery, d.Logger))
+	present := presentError(d.Logger, d.Limits.Verbose)
+	streams := streamer{auth: d.Resolver.Auth, checkEvery: d.WebsocketCheckEvery, timeout: d.RequestTimeout, stopping: d.Stopping, present: present, logger: d.Logger}
+	srv.AddTransport(websocketTransport(d.Resolver.Auth, d.DB, d.WebsocketCheckEvery, d.Logger))
+	// The streams come before POST and GET, which take every other request;
+	// single connection mode first, since its requests carry a token.
+	srv.AddTransport(sseSingleTransport{streamer: streams, hub: newSSEHub()})
+	srv.AddTransport(sseTransport{streams})
+	srv.AddTransport(multipartTransport{streams})
 	srv.AddTransport(postTransport{})
 	srv.AddTransport(getTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
@@ -67,7 +76,6 @@ func newGraphQLHandler(d Deps) *handler.Server {
 	case d.APQCacheSize > 0:
 		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](d.APQCacheSize)})
 	}
-	present := presentError(d.Logger, d.Limits.Verbose)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		oc := graphql.GetOperationContext(ctx)
 		if oc != nil {
@@ -77,16 +85,25 @@ func newGraphQLHandler(d Deps) *handler.Server {
 			}
 			setOperationName(ctx, name)
 		}
+		// A subscription on a socket can be ended alone, and ends with an
+		// error message when it fails (wsSubscription.responses).
+		subscription := oc != nil && oc.Operation != nil && oc.Operation.Operation == ast.Subscription
+		onSocket := func(h graphql.ResponseHandler) graphql.ResponseHandler { return h }
+		if subscription && wsConnFrom(ctx) != nil {
+			var sub *wsSubscription
+			ctx, sub = startWsSubscription(ctx)
+			onSocket = func(h graphql.ResponseHandler) graphql.ResponseHandler { return sub.responses(h, present) }
+		}
 		if err := databaseGate(d.DB, oc); err != nil {
-			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{present(ctx, err)}})
+			return onSocket(graphql.OneShot(&graphql.Response{Errors: gqlerror.List{present(ctx, err)}}))
 		}
 		if wsConnFrom(ctx) != nil {
 			// A socket's operations each check the session afresh, as
 			// every HTTP request does; the connection keeps only who it is.
 			ctx = d.Resolver.Auth.ForOperation(ctx)
 		}
-		if oc != nil && oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
-			return next(d.Resolver.WithLoaders(ctx))
+		if subscription {
+			return onSocket(next(d.Resolver.WithLoaders(ctx)))
 		}
 		// A query or mutation stops waiting for the database the moment it
 		// is found gone; a subscription outlives outages.

@@ -16,8 +16,8 @@ import (
 // "public, max-age" and a strong ETag over its body, and a request whose
 // If-None-Match names that tag gets 304 with no body. Any other anonymous
 // GET answer is no-store, so an error is never replayed. Requests with
-// credentials (noSharedCache made them private, no-store), POSTs and
-// WebSocket upgrades pass through untouched. maxAge 0 turns it off.
+// credentials (noSharedCache made them private, no-store), POSTs,
+// WebSocket upgrades and event streams pass through untouched. maxAge 0 turns it off.
 //
 // The answer is buffered to hash it; GET answers are queries whose size the
 // operation limits bound.
@@ -28,7 +28,7 @@ func publicGetCache(maxAge time.Duration) func(http.Handler) http.Handler {
 		}
 		cacheControl := "public, max-age=" + strconv.Itoa(int(maxAge/time.Second))
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method != http.MethodGet || r.URL.Path != graphqlPath || r.Header.Get("Upgrade") != "" || carriesCredentials(r) {
+			if r.Method != http.MethodGet || r.URL.Path != graphqlPath || r.Header.Get("Upgrade") != "" || isStreamRequest(r) || carriesCredentials(r) {
 				next.ServeHTTP(w, r)
 				return
 			}

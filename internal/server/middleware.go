@@ -173,8 +173,10 @@ func cors(origins []string) func(http.Handler) http.Handler {
 					w.WriteHeader(http.StatusForbidden)
 					return
 				}
-				h.Set("Access-Control-Allow-Methods", "GET, POST")
-				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, GraphQL-Require-Preflight, X-Request-Id")
+				// PUT and DELETE and the token header are GraphQL over
+				// SSE's single connection mode.
+				h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, GraphQL-Require-Preflight, X-Request-Id, X-GraphQL-Event-Stream-Token")
 				h.Set("Access-Control-Max-Age", "600")
 				w.WriteHeader(http.StatusNoContent)
 				return
@@ -189,8 +191,10 @@ func cors(origins []string) func(http.Handler) http.Handler {
 func deadline(d time.Duration) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-				next.ServeHTTP(w, r) // a subscription socket lives as long as its session
+			if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || isStreamRequest(r) {
+				// A subscription socket or stream lives as long as its
+				// session; the streamer bounds a stream's other operations.
+				next.ServeHTTP(w, r)
 				return
 			}
 			ctx, cancel := context.WithTimeout(r.Context(), d)

@@ -38,9 +38,14 @@ type Deps struct {
 	GetMaxAge time.Duration
 	// APQCacheSize bounds the automatic persisted query cache (0: off).
 	APQCacheSize int
-	// WebsocketCheckEvery is how often a signed-in subscription socket
-	// rechecks its session.
+	// WebsocketCheckEvery is how often a signed-in subscription socket or
+	// HTTP stream (SSE, multipart) rechecks its session.
 	WebsocketCheckEvery time.Duration
+	// Stopping is closed when the server shuts down: open SSE and
+	// multipart streams then end, without their protocol's last frame, so
+	// that clients reconnect (to another instance) as after a lost
+	// connection.
+	Stopping <-chan struct{}
 	// TrustedDocuments, when not nil, is the allow-list of documents by
 	// sha256 hex; nothing else runs, and APQ is off.
 	TrustedDocuments map[string]string
@@ -69,6 +74,10 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	gql := newGraphQLHandler(d)
 	mux.Handle("POST "+graphqlPath, gql)
 	mux.Handle("GET "+graphqlPath, gql)
+	// GraphQL over SSE's single connection mode: reserve a stream, stop an
+	// operation (ssesingle.go).
+	mux.Handle("PUT "+graphqlPath, gql)
+	mux.Handle("DELETE "+graphqlPath, gql)
 	if d.IDE {
 		h := ide.Handler()
 		mux.Handle("GET /{$}", h)

@@ -31,7 +31,7 @@ import (
 // every well-formed request. Requests the server cannot read get 400 (bad
 // JSON, bad parameters, no query), 405 (a mutation over GET), 406 (an Accept
 // we cannot serve), 413 (too large) or 415 (not JSON). A subscription is a
-// request error on both: it is served over WebSocket only.
+// request error on both: it is served as a stream (WebSocket, SSE, multipart).
 
 const (
 	mediaJSON            = "application/json"
@@ -52,28 +52,41 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 			"Accept must allow application/graphql-response+json or application/json")
 		return
 	}
+	params, refused := readPostParams(r)
+	if refused != nil {
+		writeError(w, refused.status, media, apperr.GraphQLParseFailed, refused.message)
+		return
+	}
+	execute(w, r, exec, params, media, false)
+}
+
+// unreadable is why a request's GraphQL parameters could not be read: the
+// HTTP status and the message of its GRAPHQL_PARSE_FAILED error.
+type unreadable struct {
+	status  int
+	message string
+}
+
+// readPostParams reads the parameters of a POST: a JSON object (never a
+// batch) with query, operationName, variables, extensions and documentId.
+func readPostParams(r *http.Request) (*graphql.RawParams, *unreadable) {
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || ct != mediaJSON {
-		writeError(w, http.StatusUnsupportedMediaType, media, apperr.GraphQLParseFailed,
-			"Content-Type must be application/json")
-		return
+		return nil, &unreadable{http.StatusUnsupportedMediaType, "Content-Type must be application/json"}
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, media, apperr.GraphQLParseFailed, "request body is too large")
-			return
+			return nil, &unreadable{http.StatusRequestEntityTooLarge, "request body is too large"}
 		}
-		writeError(w, http.StatusBadRequest, media, apperr.GraphQLParseFailed, "could not read the request body")
-		return
+		return nil, &unreadable{http.StatusBadRequest, "could not read the request body"}
 	}
 	if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 && trimmed[0] == '[' {
 		// Batching multiplies the work of one request past every limit;
 		// Apollo Client and urql do not need it. See docs/api.md.
-		writeError(w, http.StatusBadRequest, media, apperr.GraphQLParseFailed,
-			"batched requests (a JSON array) are not supported; send one operation per request")
-		return
+		return nil, &unreadable{http.StatusBadRequest,
+			"batched requests (a JSON array) are not supported; send one operation per request"}
 	}
 	var req struct {
 		graphql.RawParams
@@ -85,9 +98,8 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	params.ReadTime.Start = graphql.Now()
 	if err := decodeJSON(body, &req); err != nil {
 		// The body is not quoted back: it may hold a password.
-		writeError(w, http.StatusBadRequest, media, apperr.GraphQLParseFailed,
-			"request body must be a JSON object with a query string, and optional operationName, variables and extensions")
-		return
+		return nil, &unreadable{http.StatusBadRequest,
+			"request body must be a JSON object with a query string, and optional operationName, variables and extensions"}
 	}
 	params.Headers = r.Header
 	if req.DocumentID != "" {
@@ -99,11 +111,10 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		}
 	}
 	if err := typedNumbers(params.Variables); err != nil {
-		writeError(w, http.StatusBadRequest, media, apperr.GraphQLParseFailed, err.Error())
-		return
+		return nil, &unreadable{http.StatusBadRequest, err.Error()}
 	}
 	params.ReadTime.End = graphql.Now()
-	execute(w, r, exec, params, media, false)
+	return params, nil
 }
 
 // getTransport handles GET /graphql, for queries only.
@@ -120,10 +131,19 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 			"Accept must allow application/graphql-response+json or application/json")
 		return
 	}
+	params, refused := readGetParams(r)
+	if refused != nil {
+		writeError(w, refused.status, media, apperr.GraphQLParseFailed, refused.message)
+		return
+	}
+	execute(w, r, exec, params, media, true)
+}
+
+// readGetParams reads the parameters of a GET from its query string.
+func readGetParams(r *http.Request) (*graphql.RawParams, *unreadable) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, media, apperr.GraphQLParseFailed, "query string is malformed")
-		return
+		return nil, &unreadable{http.StatusBadRequest, "query string is malformed"}
 	}
 	params := &graphql.RawParams{
 		Query:         q.Get("query"),
@@ -133,22 +153,19 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	params.ReadTime.Start = graphql.Now()
 	if v := q.Get("variables"); v != "" {
 		if err := decodeJSON([]byte(v), &params.Variables); err != nil {
-			writeError(w, http.StatusBadRequest, media, apperr.GraphQLParseFailed, "variables must be a JSON object")
-			return
+			return nil, &unreadable{http.StatusBadRequest, "variables must be a JSON object"}
 		}
 	}
 	if v := q.Get("extensions"); v != "" {
 		if err := decodeJSON([]byte(v), &params.Extensions); err != nil {
-			writeError(w, http.StatusBadRequest, media, apperr.GraphQLParseFailed, "extensions must be a JSON object")
-			return
+			return nil, &unreadable{http.StatusBadRequest, "extensions must be a JSON object"}
 		}
 	}
 	if err := typedNumbers(params.Variables); err != nil {
-		writeError(w, http.StatusBadRequest, media, apperr.GraphQLParseFailed, err.Error())
-		return
+		return nil, &unreadable{http.StatusBadRequest, err.Error()}
 	}
 	params.ReadTime.End = graphql.Now()
-	execute(w, r, exec, params, media, true)
+	return params, nil
 }
 
 // execute parses, validates and runs one operation and writes the response.
@@ -172,10 +189,11 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 		return
 	}
 	if opCtx.Operation.Operation == ast.Subscription {
-		// Over plain HTTP a subscription would wait for its first event
-		// until the request deadline and then answer null.
+		// As one JSON answer a subscription would wait for its first event
+		// until the request deadline and then answer null; the streaming
+		// transports (sse.go, multipart.go) serve it instead.
 		writeRequestErrors(w, requestErrorStatus(media), media, gqlerror.List{{
-			Message:    "subscriptions are served over WebSocket (graphql-transport-ws) on /graphql, not over plain HTTP",
+			Message:    "subscriptions are served as streams on /graphql: over WebSocket (graphql-transport-ws), Server-Sent Events (Accept: text/event-stream) or multipart (Accept: multipart/mixed;subscriptionSpec=1.0), not as one JSON response",
 			Extensions: map[string]any{"code": string(apperr.GraphQLValidationFailed)},
 		}})
 		return

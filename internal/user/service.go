@@ -205,8 +205,8 @@ var ErrAdminPasswordMismatch = errors.New("ADMIN_EMAIL names an existing account
 	"then restart; otherwise set ADMIN_EMAIL to another address")
 
 // EnsureAdmin makes email an admin: it creates the account with password if
-// it is missing, and promotes an existing USER account only if password is
-// its password. An account that is already ADMIN is left as it is, whatever
+// it is missing, and promotes an existing USER or INSTRUCTOR account only
+// if password is its password. An account that is already ADMIN is left as it is, whatever
 // its password (its admin may have changed it since).
 // Errors: ErrAdminPasswordMismatch; BAD_USER_INPUT (email, password).
 func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (User, error) {

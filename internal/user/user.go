@@ -12,11 +12,13 @@ type Role string
 
 // The roles, lowest first.
 const (
-	RoleUser  Role = "USER"
-	RoleAdmin Role = "ADMIN"
+	RoleUser Role = "USER"
+	// RoleInstructor creates courses and edits their own.
+	RoleInstructor Role = "INSTRUCTOR"
+	RoleAdmin      Role = "ADMIN"
 )
 
-var rank = map[Role]int{RoleUser: 1, RoleAdmin: 2}
+var rank = map[Role]int{RoleUser: 1, RoleInstructor: 2, RoleAdmin: 3}
 
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool { return rank[r] > 0 }

@@ -2,7 +2,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { assertNoPageErrors, IDE_URL, launchBrowser, newPage, screenshotter } from './helpers.mjs';
+import {
+  assertNoPageErrors,
+  createPublishedCourse,
+  IDE_URL,
+  launchBrowser,
+  newPage,
+  screenshotter,
+  subscribed,
+  unique,
+} from './helpers.mjs';
 
 let browser;
 before(async () => {
@@ -56,6 +65,58 @@ test('the IDE runs { courses { totalCount } } and shows the result', { timeout: 
   assert.match(text, /"data": \{ "courses": \{ "totalCount": \d+ \} \}/, text);
   assert.doesNotMatch(text, /"errors"/, text);
   await shot(page, 'result');
+  await context.close();
+  assertNoPageErrors();
+});
+
+test('the IDE runs a coursePublished subscription and shows a course published meanwhile', { timeout: 120_000 }, async () => {
+  const shot = screenshotter('ide-subscription');
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await newPage(context, 'ide-subscription');
+  await page.goto(IDE_URL);
+  await page.locator('.graphiql-container').waitFor({ timeout: 20_000 });
+
+  const editor = page.locator('.graphiql-query-editor .CodeMirror, .graphiql-query-editor .cm-editor').first();
+  await editor.click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Delete');
+  await page.keyboard.insertText('subscription IdeLive { coursePublished { id title } }');
+  await shot(page, 'subscription-typed');
+  // Running, the button turns into "Stop": click again only while it has
+  // not (GraphiQL may drop the click that follows typing, as above).
+  const live = subscribed(page, 'IdeLive', 30_000);
+  const running = page.locator('.graphiql-execute-button[aria-label^="Stop"]');
+  for (let attempt = 1; ; attempt++) {
+    await page.locator('.graphiql-execute-button').click();
+    try {
+      await running.waitFor({ timeout: 3_000 });
+      break;
+    } catch (e) {
+      if (attempt === 4) throw e;
+    }
+  }
+  await live; // acknowledged socket, subscribe sent
+  await shot(page, 'subscribed');
+
+  // The server registers the subscription just after the subscribe frame:
+  // publish until one course shows, each with its own title.
+  const response = page.locator('.graphiql-response, .result-window').first();
+  let shown = null;
+  for (let i = 0; i < 5 && !shown; i++) {
+    const title = unique(`IDE live ${i}`);
+    const course = await createPublishedCourse(title);
+    try {
+      await response.filter({ hasText: title }).waitFor({ timeout: 3_000 });
+      shown = course;
+    } catch {
+      // not registered yet; the next course will show
+    }
+  }
+  assert.ok(shown, 'no published course showed in the IDE');
+  const text = (await response.innerText()).replace(/\s+/g, ' ');
+  assert.match(text, new RegExp(`"coursePublished": \\{ "id": "${shown.id}", "title": "${shown.title}" \\}`), text);
+  await shot(page, 'event-shown');
+  await running.click(); // stop
   await context.close();
   assertNoPageErrors();
 });

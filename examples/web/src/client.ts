@@ -4,19 +4,28 @@ import { authExchange } from '@urql/exchange-auth';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { Client, cacheExchange, fetchExchange, subscriptionExchange } from 'urql';
 
-import { getAccessToken, onTokenChange, refresh, tokenExpiringSoon } from './auth';
+import { getAccessToken, getAuthState, onTokenChange, refresh, tokenExpiringSoon } from './auth';
 import { API_URL, WS_URL } from './config';
 
 // --- WebSocket ---------------------------------------------------------------
 //
-// A socket authenticates once, at connection_init, so it is tied to one access
-// token. When the token changes (sign-in, refresh, sign-out) the socket is
-// replaced and subscribers re-subscribe (they watch wsEpoch). When the server
-// ends a socket with 4401 (the token expired or the session ended) graphql-ws
-// does not retry; we refresh, which changes the token and so reconnects.
+// A socket authenticates once, at connection_init, and the server closes it
+// when that access token expires, with 4419: graphql-ws retries that code by
+// itself, calls connectionParams again, and re-subscribes every subscription
+// on the new socket. So connectionParams is lazy: it refreshes a token that
+// has expired or is about to (single flight, shared by the tabs) and hands the
+// fresh one over. A refresh does not touch the socket.
+//
+// The socket is replaced (and the listeners, which watch wsEpoch,
+// re-subscribe) only when the user changes: sign-in, sign-out. 4401 means the
+// session is over or the token was refused; graphql-ws does not retry it. We
+// refresh: if the session is over, that signs out (a new, anonymous socket);
+// if not (say the server's signing keys changed), the socket is replaced with
+// the new token.
 
 let ws: WsClient | null = null;
 let wsEpoch = 0;
+let wsUser: string | null = getAuthState().user?.id ?? null;
 const wsListeners = new Set<() => void>();
 
 function newWsClient(): WsClient {
@@ -24,7 +33,20 @@ function newWsClient(): WsClient {
     url: WS_URL,
     lazy: true,
     retryAttempts: 5,
-    connectionParams: () => {
+    // graphql-ws waits 1.3 to 4 s before its first retry; events published
+    // meanwhile are missed. The first retry after a close (4419 every token
+    // lifetime, mostly) goes after a short jitter instead; later ones back
+    // off as graphql-ws does (2^n s plus up to 3 s).
+    retryWait: (retries) =>
+      new Promise((resolve) =>
+        setTimeout(resolve, retries === 0 ? 100 + Math.random() * 400 : 2 ** retries * 1000 + Math.random() * 3000),
+      ),
+    connectionParams: async () => {
+      if (getAccessToken() !== null && tokenExpiringSoon()) {
+        // A failed refresh signs out or keeps the old token; either way the
+        // server says what it thinks of what we send.
+        await refresh().catch(() => false);
+      }
       const t = getAccessToken();
       return t ? { Authorization: `Bearer ${t}` } : {};
     },
@@ -32,7 +54,11 @@ function newWsClient(): WsClient {
       closed: (event) => {
         const code = (event as { code?: number } | undefined)?.code;
         if (code === 4401 && getAccessToken() !== null) {
-          refresh().catch(() => undefined);
+          refresh()
+            .then((signedIn) => {
+              if (signedIn) replaceSocket();
+            })
+            .catch(() => undefined);
         }
       },
     },
@@ -44,7 +70,7 @@ function wsClient(): WsClient {
   return ws;
 }
 
-onTokenChange(() => {
+function replaceSocket() {
   const old = ws;
   ws = null;
   wsEpoch++;
@@ -52,6 +78,13 @@ onTokenChange(() => {
   // dispose() rejects when the socket it waits for was refused (4401 at
   // connection_init); that socket is gone either way.
   if (old) Promise.resolve(old.dispose()).catch(() => undefined);
+}
+
+onTokenChange(() => {
+  const user = getAuthState().user?.id ?? null;
+  if (user === wsUser) return; // a refresh: the next connect picks the token up
+  wsUser = user;
+  replaceSocket();
 });
 
 export function getWsEpoch(): number {

@@ -39,6 +39,17 @@ func StartServer(tb testing.TB) *Server {
 	return s
 }
 
+// IndexIDs gives the named collections of database, which must exist, the
+// `_id` index the server adds itself in embedded mode (mongodb.IndexIDs),
+// so that a test of servers reaching this listener through MONGODB_URI
+// measures index lookups, as on MongoDB, not FerretDB's table scans.
+func (s *Server) IndexIDs(database string, collections ...string) {
+	s.tb.Helper()
+	if err := mongodb.IndexIDsIn(context.Background(), s.dir, database, collections...); err != nil {
+		s.tb.Fatalf("mongotest: %v", err)
+	}
+}
+
 // URI is the server's connection string; it stays the same across restarts.
 func (s *Server) URI() string { return s.uri }
 

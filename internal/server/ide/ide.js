@@ -34,9 +34,21 @@
     "  purchasedCourses { totalCount edges { node { title } } }",
     "}",
     "",
+    "# Subscriptions run over a WebSocket to this server; the Headers tab's",
+    "# Authorization goes with them. Run this, then publish a course.",
+    "subscription Live {",
+    "  coursePublished { id title price }",
+    "}",
+    "",
   ].join("\n");
 
-  var fetcher = GraphiQL.createFetcher({ url: "/graphql" });
+  // Subscriptions go over graphql-transport-ws (the graphql-ws client that
+  // GraphiQL bundles) to this same origin; queries and mutations over POST.
+  var socketScheme = location.protocol === "https:" ? "wss:" : "ws:";
+  var fetcher = GraphiQL.createFetcher({
+    url: "/graphql",
+    subscriptionUrl: socketScheme + "//" + location.host + "/graphql",
+  });
   var root = ReactDOM.createRoot(document.getElementById("graphiql"));
   root.render(
     React.createElement(GraphiQL, {
