@@ -2,7 +2,8 @@ package main
 
 // End-to-end tests of several instances on one database (one embedded
 // FerretDB listener, servers on it through MONGODB_URI): what is written
-// through one instance reaches the subscribers, caches and sockets of the
+// through one instance reaches the subscribers (WebSocket and SSE), caches
+// and sockets of the
 // others through the change feed within a second. The periodic socket
 // check is an hour here, so only the feed can close a socket in time. Rate
 // limits shared across instances are TestRateLimitSharedAcrossInstances.
@@ -316,4 +317,41 @@ func TestInstancesSessionEnded(t *testing.T) {
 	if took := time.Since(ended); took > miWithin {
 		t.Errorf("closed %v after the logout through A, want within %v", took, miWithin)
 	}
+}
+
+// Ensure the same over GraphQL over SSE: a course published through A
+// reaches an SSE subscriber on B once, within a second, and demoting an
+// admin through A ends their purchaseMade stream on B with FORBIDDEN within
+// a second.
+func TestInstancesSSE(t *testing.T) {
+	s := miStart(t, 2)
+	a, b := s[0], s[1]
+	admin := a.mustAdminToken(t)
+
+	t.Run("OKCoursePublished", func(t *testing.T) {
+		st := b.mustSSE(t, "", sseCoursePublished, nil)
+		start := time.Now()
+		a.mustCreateCourse(t, admin, "Across SSE", 100, true)
+		r := st.mustResult(t, miWithin).mustNoErrors(t)
+		if !strings.Contains(r.Raw, "Across SSE") {
+			t.Fatalf("want the course published through A, got %s", r.Raw)
+		}
+		t.Logf("on B's SSE stream after %v", time.Since(start))
+		st.mustNoFrame(t, 700*time.Millisecond) // no duplicate
+	})
+
+	t.Run("ErrDemotionEndsStream", func(t *testing.T) {
+		second := a.mustSignup(t, "sse-second@example.com", "second-password-1", "Second")
+		buyer := a.mustSignup(t, "sse-buyer@example.com", "buyer-password-1", "Buyer")
+		a.post(t, admin, wsSetRole, map[string]any{"id": second.User.ID, "role": "ADMIN"}).mustNoErrors(t)
+		st := b.mustSSE(t, second.AccessToken, ssePurchaseMade, nil)
+		// A purchase through A reaches the stream on B.
+		mustLiveSSEPurchaseMade(t, a, st, admin, buyer.AccessToken)
+		demoted := time.Now()
+		a.post(t, admin, wsSetRole, map[string]any{"id": second.User.ID, "role": "USER"}).mustNoErrors(t)
+		st.mustRefusedWithin(t, "FORBIDDEN", 2*time.Second)
+		if took := time.Since(demoted); took > miWithin {
+			t.Errorf("refused %v after the demotion through A, want within %v", took, miWithin)
+		}
+	})
 }
