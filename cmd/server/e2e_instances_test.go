@@ -3,9 +3,9 @@ package main
 // End-to-end tests of several instances on one database (one embedded
 // FerretDB listener, servers on it through MONGODB_URI): what is written
 // through one instance reaches the subscribers (WebSocket and SSE), caches
-// and sockets of the
-// others through the change feed within a second. The periodic socket
-// check is an hour here, so only the feed can close a socket in time. Rate
+// and sockets of the others through the change feed within a second. The
+// periodic socket check is an hour here, so only the feed can close a
+// socket in time. Rate
 // limits shared across instances are TestRateLimitSharedAcrossInstances.
 //
 // Helpers of this file carry the prefix mi.
