@@ -43,18 +43,33 @@ const (
 // events delivered a second (over all subscribers), the delay from the
 // write's start to each delivery (p50, p99), duplicates (must be 0) and
 // losses (deliveries missing 5 s after the last write).
+//
+// index=scan is FerretDB as the servers find it through MONGODB_URI: every
+// read by _id scans the collection in SQLite. index=id adds the _id index
+// the embedded mode creates (mongotest.Server.IndexIDs), so reads by _id are
+// index lookups, as on MongoDB.
 func BenchmarkFeedThreeInstances(b *testing.B) {
-	for _, n := range []int{100, benchFeedSubscribers} {
-		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) { benchFeedInstances(b, n) })
+	for _, indexed := range []bool{false, true} {
+		for _, n := range []int{100, benchFeedSubscribers} {
+			name := fmt.Sprintf("index=scan/subscribers=%d", n)
+			if indexed {
+				name = fmt.Sprintf("index=id/subscribers=%d", n)
+			}
+			b.Run(name, func(b *testing.B) { benchFeedInstances(b, n, indexed) })
+		}
 	}
 }
 
-func benchFeedInstances(b *testing.B, subscribers int) {
+func benchFeedInstances(b *testing.B, subscribers int, indexed bool) {
 	db := mongotest.StartServer(b)
 	env := outageEnv(db)
 	env["CORS_ORIGINS"] = subOrigin
 	servers := []*testServer{mustStartQuietServer(b, env), mustStartQuietServer(b, env), mustStartQuietServer(b, env)}
 	admin := servers[0].mustAdminToken(b)
+	if indexed {
+		// The servers have set the database up: the collections exist.
+		db.IndexIDs("coursehub", feed.Collection, "courses", "users", "sessions", "refresh_tokens")
+	}
 
 	type delivery struct {
 		title string
