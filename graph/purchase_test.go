@@ -58,6 +58,7 @@ func (s *purchaseStore) Find(_ context.Context, userID, courseID string) (purcha
 type noEvents struct{}
 
 func (noEvents) CoursePublished(context.Context, course.Course)  {}
+func (noEvents) CourseChanged(context.Context, course.Course)    {}
 func (noEvents) PurchaseMade(context.Context, purchase.Purchase) {}
 
 // Ensure Purchase.course of a purchase just made is the course it was

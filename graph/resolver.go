@@ -5,13 +5,20 @@ package graph
 //go:generate go tool gqlgen generate
 
 import (
+	"context"
+
 	"github.com/coursehub/coursehub/internal/auth"
 	"github.com/coursehub/coursehub/internal/course"
-	"github.com/coursehub/coursehub/internal/events"
 	"github.com/coursehub/coursehub/internal/lesson"
 	"github.com/coursehub/coursehub/internal/purchase"
 	"github.com/coursehub/coursehub/internal/user"
 )
+
+// Events is where subscriptions get what they deliver (the change feed).
+type Events interface {
+	SubscribeCoursePublished(ctx context.Context) <-chan *course.Course
+	SubscribePurchaseMade(ctx context.Context) <-chan *purchase.Purchase
+}
 
 // Resolver is the root resolver and the GraphQL layer's dependency container:
 // services only, never a database handle.
@@ -26,5 +33,5 @@ type Resolver struct {
 	// the Course.lessons resolver method).
 	Curriculum *lesson.Service
 	// Events streams what subscriptions deliver.
-	Events *events.Bus
+	Events Events
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/coursehub/coursehub/internal/config"
 	"github.com/coursehub/coursehub/internal/course"
 	"github.com/coursehub/coursehub/internal/events"
+	"github.com/coursehub/coursehub/internal/feed"
 	"github.com/coursehub/coursehub/internal/lesson"
 	"github.com/coursehub/coursehub/internal/mail"
 	"github.com/coursehub/coursehub/internal/mongodb"
@@ -150,6 +151,11 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout, _ 
 	mailDone := make(chan struct{})
 	go func() { defer close(mailDone); app.mail.Run(mailCtx) }()
 	defer func() { stopMail(); <-mailDone }()
+	// The feed stops before the database closes too.
+	feedCtx, stopFeed := context.WithCancel(ctx)
+	feedDone := make(chan struct{})
+	go func() { defer close(feedDone); app.feed.Run(feedCtx) }()
+	defer func() { stopFeed(); <-feedDone }()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -239,6 +245,9 @@ type app struct {
 	setup func(context.Context) error
 	// mail is the mail queue, whose worker runs while the server does.
 	mail *mail.Queue
+	// feed is the change feed, which reads and publishes while the server
+	// runs (from the first successful setup on).
+	feed *feed.Feed
 	// stopStreams ends the open SSE and multipart streams, which a
 	// graceful shutdown would otherwise wait for until its timeout.
 	stopStreams func()
@@ -271,7 +280,6 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 		return app{}, err
 	}
 	users := user.NewService(userStore, passwords)
-	bus := events.NewBus()
 	templates, err := mail.LoadTemplates()
 	if err != nil {
 		return app{}, err
@@ -286,11 +294,17 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 	accountTokens := auth.NewAccountTokens(db.Database)
 	securityLog := auth.NewSecurityLog(db.Database, cfg.SecurityEventTTL)
 	var catalog course.Store = courseStore
+	var invalidate func()
 	if cfg.CatalogCacheSize > 0 {
-		catalog = course.NewCache(courseStore, course.NewMongoVersions(db.Database), course.CacheConfig{
-			Size: cfg.CatalogCacheSize, MaxStaleness: cfg.CatalogMaxStaleness,
-		}, logger)
+		cache := course.NewCache(courseStore, course.CacheConfig{Size: cfg.CatalogCacheSize})
+		catalog, invalidate = cache, cache.Invalidate
 	}
+	// The change feed carries events between the instances on this
+	// database; subscribers and the cache get them only from it.
+	bus := feed.New(db.Database, events.NewBus(), invalidate, feed.Config{
+		MaxEvents: cfg.FeedMaxEvents, SizeBytes: int64(cfg.FeedSizeBytes),
+		PollInterval: cfg.FeedPollInterval, PublishRetry: cfg.FeedPublishRetry,
+	}, logger)
 	courses := course.NewService(catalog, bus)
 	resolver := &graph.Resolver{
 		Auth: auth.NewService(users, sessionStore, limiter, tokens, bus, auth.Config{
@@ -316,8 +330,12 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 		logger.Warn("COOKIE_SECURE=false: cookies are sent over plain http; for local development only")
 	}
 	setup := func(ctx context.Context) error {
+		// Before IndexIDs, which would create the feed uncapped.
+		if err := bus.Setup(ctx); err != nil {
+			return err
+		}
 		if err := db.IndexIDs(ctx, "users", "user_emails", "courses", "purchases",
-			"sessions", "refresh_tokens", "rate_events", "migrations", "versions",
+			"sessions", "refresh_tokens", "rate_events", "migrations", feed.Collection,
 			"account_tokens", "mail_queue", "mail_claims", "mail_discarded", "security_events",
 			lesson.LessonsCollection, lesson.OutlinesCollection, lesson.ProgressCollection); err != nil {
 			return err
@@ -372,7 +390,7 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 		TrustedDocuments: trusted,
 	})
 	return app{handler: h, expiring: []expirer{sessionStore, limiter, mailQueue, accountTokens, securityLog}, setup: setup, mail: mailQueue,
-		stopStreams: sync.OnceFunc(func() { close(stopping) })}, nil
+		feed: bus, stopStreams: sync.OnceFunc(func() { close(stopping) })}, nil
 }
 
 // cleanupLoop deletes expired sessions, refresh tokens and rate-limit

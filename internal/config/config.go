@@ -109,10 +109,15 @@ type Config struct {
 	APQCacheSize int
 
 	// CatalogCacheSize bounds the public catalogue cache, in courses (0: no
-	// cache); CatalogMaxStaleness is how long a course written through
-	// another instance may go unseen (0: the version is read on every read).
-	CatalogCacheSize    int
-	CatalogMaxStaleness time.Duration
+	// cache). Writes through other instances reach it through the feed.
+	CatalogCacheSize int
+	// The change feed between instances (internal/feed): the capped
+	// collection's bounds, how often an idle instance polls it, and how
+	// long an event is retried while the database does not answer.
+	FeedMaxEvents    int
+	FeedSizeBytes    int
+	FeedPollInterval time.Duration
+	FeedPublishRetry time.Duration
 	// GraphQLGetMaxAge is the max-age of public GET /graphql answers (0:
 	// no public caching).
 	GraphQLGetMaxAge time.Duration
@@ -252,7 +257,9 @@ func Load(getenv func(string) string) (Config, error) {
 	add(err)
 	c.WebsocketCheckEvery, err = durationVar(getenv, "WS_SESSION_CHECK_INTERVAL", 30*time.Second, 100*time.Millisecond, time.Hour)
 	add(err)
-	c.CatalogMaxStaleness, err = durationVar(getenv, "CATALOG_MAX_STALENESS", time.Second, 0, time.Hour)
+	c.FeedPollInterval, err = durationVar(getenv, "FEED_POLL_INTERVAL", time.Second, 10*time.Millisecond, time.Minute)
+	add(err)
+	c.FeedPublishRetry, err = durationVar(getenv, "FEED_PUBLISH_RETRY", 30*time.Second, time.Second, time.Hour)
 	add(err)
 	c.GraphQLGetMaxAge, err = durationVar(getenv, "GRAPHQL_GET_MAX_AGE", 5*time.Second, 0, 24*time.Hour)
 	add(err)
@@ -273,6 +280,8 @@ func Load(getenv func(string) string) (Config, error) {
 		{"GRAPHQL_MAX_QUERY_BYTES", &c.GraphQL.MaxQueryBytes, 15000, 100, 10 << 20},
 		{"APQ_CACHE_SIZE", &c.APQCacheSize, 1000, 0, 1_000_000},
 		{"CATALOG_CACHE_SIZE", &c.CatalogCacheSize, 1000, 0, 100_000},
+		{"FEED_MAX_EVENTS", &c.FeedMaxEvents, 256, 10, 1_000_000},
+		{"FEED_SIZE_BYTES", &c.FeedSizeBytes, 16 << 20, 1 << 20, 1 << 30},
 	} {
 		*v.dst, err = intVar(getenv, v.name, v.def, v.lo, v.hi)
 		add(err)

@@ -3,7 +3,6 @@ package course
 import (
 	"container/list"
 	"context"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -11,24 +10,11 @@ import (
 	"github.com/coursehub/coursehub/internal/pagination"
 )
 
-// Versions tells the instances that share a database that the catalogue
-// changed: Bump after every course write, and an instance that reads a
-// Current different from the one it saw last drops its cache.
-type Versions interface {
-	// Current returns the catalogue's version ("" before the first Bump).
-	Current(ctx context.Context) (string, error)
-	// Bump sets the version to a fresh value.
-	Bump(ctx context.Context) error
-}
-
 // CacheConfig tunes a Cache.
 type CacheConfig struct {
 	// Size bounds the cache: at most Size published courses of the
 	// newest-first list and Size courses by id.
 	Size int
-	// MaxStaleness is how long a write made through another instance may go
-	// unseen: the version is read at most this often (0: on every read).
-	MaxStaleness time.Duration
 }
 
 // Cache is a Store that keeps the public catalogue in memory in front of
@@ -38,15 +24,12 @@ type CacheConfig struct {
 // rule, applied after the read, and missing ones). Admin listings, which
 // include drafts, always go to the store.
 //
-// Every write through the Cache drops it at once; writes through other
-// instances are noticed through Versions within MaxStaleness. Invalidate
-// drops it too, for any other signal of change (a change feed).
+// Every write through the Cache drops it at once; a write through another
+// instance reaches it through the change feed (internal/feed), which calls
+// Invalidate for every course event and whenever it lost track.
 type Cache struct {
-	store    Store
-	versions Versions
-	cfg      CacheConfig
-	logger   *slog.Logger
-	now      func() time.Time
+	store Store
+	cfg   CacheConfig
 
 	mu sync.Mutex
 	// gen counts invalidations: a fill that began under an older gen may
@@ -56,15 +39,6 @@ type Cache struct {
 	filling *listFill      // the fill under way, if any
 	byID    map[string]*list.Element
 	lru     *list.List // of *cacheEntry, most recent first
-
-	// checkMu serializes version checks; the fields below are its.
-	checkMu   sync.Mutex
-	checkedAt time.Time
-	seen      string
-	checked   bool
-	// bumpOwed is set when a write's Bump failed: the next check retries
-	// it, so the other instances still learn of the write.
-	bumpOwed bool
 }
 
 var _ Store = (*Cache)(nil)
@@ -84,16 +58,12 @@ type cacheEntry struct {
 	found  bool // false: the store said NOT_FOUND
 }
 
-// NewCache returns a Cache over store. versions may be nil on a database
-// no other instance uses.
-func NewCache(store Store, versions Versions, cfg CacheConfig, logger *slog.Logger) *Cache {
+// NewCache returns a Cache over store.
+func NewCache(store Store, cfg CacheConfig) *Cache {
 	if cfg.Size < 1 {
 		cfg.Size = 1
 	}
-	return &Cache{
-		store: store, versions: versions, cfg: cfg, logger: logger, now: time.Now,
-		byID: make(map[string]*list.Element), lru: list.New(),
-	}
+	return &Cache{store: store, cfg: cfg, byID: make(map[string]*list.Element), lru: list.New()}
 }
 
 // Invalidate drops everything cached. Reads that are under way when it is
@@ -107,16 +77,16 @@ func (c *Cache) Invalidate() {
 	c.mu.Unlock()
 }
 
-// Insert stores a new course through the store, then drops the cache and
-// tells the other instances.
+// Insert stores a new course through the store, then drops the cache (the
+// Service tells the other instances).
 func (c *Cache) Insert(ctx context.Context, co Course) (Course, error) {
 	co, err := c.store.Insert(ctx, co)
 	c.written(ctx, err)
 	return co, err
 }
 
-// Update updates a course through the store, then drops the cache and tells
-// the other instances. Errors: those of the store (NOT_FOUND).
+// Update updates a course through the store, then drops the cache.
+// Errors: those of the store (NOT_FOUND).
 func (c *Cache) Update(ctx context.Context, id string, in UpdateInput, now time.Time) (Course, error) {
 	co, err := c.store.Update(ctx, id, in, now)
 	c.written(ctx, err)
@@ -124,55 +94,12 @@ func (c *Cache) Update(ctx context.Context, id string, in UpdateInput, now time.
 }
 
 // written follows every write, failed ones included (a write whose answer
-// was lost may have been made), except one that found no course: the
-// course is written before the version, so an instance that reads the new
-// version finds the new course.
-func (c *Cache) written(ctx context.Context, err error) {
+// was lost may have been made), except one that found no course.
+func (c *Cache) written(_ context.Context, err error) {
 	if apperr.IsCode(err, apperr.NotFound) {
 		return
 	}
 	c.Invalidate()
-	if c.versions == nil {
-		return
-	}
-	// The course is written: tell the others even if our client left.
-	if err := c.versions.Bump(context.WithoutCancel(ctx)); err != nil {
-		c.logger.WarnContext(ctx, "catalogue version not bumped; retrying at the next check", "err", err)
-		c.checkMu.Lock()
-		c.bumpOwed = true
-		c.checkMu.Unlock()
-	}
-}
-
-// fresh makes sure the cache holds nothing older than MaxStaleness as seen
-// from other instances. It returns false when the version could not be
-// read: the caller then reads through to the store.
-func (c *Cache) fresh(ctx context.Context) bool {
-	if c.versions == nil {
-		return true
-	}
-	c.checkMu.Lock()
-	defer c.checkMu.Unlock()
-	start := c.now()
-	if c.checked && c.cfg.MaxStaleness > 0 && start.Sub(c.checkedAt) < c.cfg.MaxStaleness {
-		return true
-	}
-	if c.bumpOwed {
-		if err := c.versions.Bump(ctx); err == nil {
-			c.bumpOwed = false
-		}
-	}
-	v, err := c.versions.Current(ctx)
-	if err != nil {
-		// Freshness is unproven, not disproven (the client may just have
-		// left): read through, and let the next check compare with seen.
-		return false
-	}
-	if !c.checked || v != c.seen {
-		c.Invalidate()
-	}
-	c.seen, c.checked, c.checkedAt = v, true, start
-	return true
 }
 
 // generation returns the current generation, for a fill to present later.
@@ -185,9 +112,6 @@ func (c *Cache) generation() uint64 {
 // ByID returns a course by id, from the cache when it can.
 // Errors: NOT_FOUND, and those of the store.
 func (c *Cache) ByID(ctx context.Context, id string) (Course, error) {
-	if !c.fresh(ctx) {
-		return c.store.ByID(ctx, id)
-	}
 	l := c.publishedOrNil(ctx)
 	if co, ok := l.byID(id); ok {
 		return co, nil
@@ -215,9 +139,6 @@ func (c *Cache) ByID(ctx context.Context, id string) (Course, error) {
 // ByIDs returns the courses among ids, reading only the missing ones from
 // the store, in one query.
 func (c *Cache) ByIDs(ctx context.Context, ids []string) ([]Course, error) {
-	if !c.fresh(ctx) {
-		return c.store.ByIDs(ctx, ids)
-	}
 	l := c.publishedOrNil(ctx)
 	out := make([]Course, 0, len(ids))
 	var missing []string
@@ -297,7 +218,7 @@ func (c *Cache) put(gen uint64, entries ...cacheEntry) {
 // prefix come from the cache; admin listings (drafts included) and pages
 // past the prefix come from the store.
 func (c *Cache) List(ctx context.Context, publishedOnly bool, args pagination.Args) (pagination.Page[Course], error) {
-	if !publishedOnly || !c.fresh(ctx) {
+	if !publishedOnly {
 		return c.store.List(ctx, publishedOnly, args)
 	}
 	l, err := c.published(ctx)
@@ -323,7 +244,7 @@ func (c *Cache) CountByCreator(ctx context.Context, creatorID string) (int, erro
 
 // Count counts courses; the published count comes from the cache.
 func (c *Cache) Count(ctx context.Context, publishedOnly bool) (int, error) {
-	if !publishedOnly || !c.fresh(ctx) {
+	if !publishedOnly {
 		return c.store.Count(ctx, publishedOnly)
 	}
 	l, err := c.published(ctx)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -183,54 +181,6 @@ func (s *memStore) Count(ctx context.Context, publishedOnly bool) (int, error) {
 	return len(s.sorted(publishedOnly)), nil
 }
 
-// memVersions is Versions in memory.
-type memVersions struct {
-	mu       sync.Mutex
-	v        string
-	n        int
-	reads    int
-	bumps    int
-	readErr  error
-	bumpErrs int // how many bumps fail before they work again
-}
-
-func (v *memVersions) Current(ctx context.Context) (string, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.reads++
-	return v.v, v.readErr
-}
-
-func (v *memVersions) Bump(ctx context.Context) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.bumps++
-	if v.bumpErrs > 0 {
-		v.bumpErrs--
-		return errors.New("bump failed")
-	}
-	v.n++
-	v.v = fmt.Sprintf("v%d", v.n)
-	return nil
-}
-
-// set changes the version as a write through another instance would.
-func (v *memVersions) set(s string) {
-	v.mu.Lock()
-	v.v = s
-	v.mu.Unlock()
-}
-
-func (v *memVersions) counts() (reads, bumps int) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.reads, v.bumps
-}
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-// seed inserts n courses, newest last, published when pub(i), straight
-// into the store, and returns their ids in insertion order.
 func seed(tb testing.TB, s *memStore, n int, pub func(int) bool) []string {
 	tb.Helper()
 	ids := make([]string, n)
@@ -285,7 +235,7 @@ func TestCacheHits(t *testing.T) {
 	ctx := context.Background()
 	s := newMemStore()
 	ids := seed(t, s, 30, func(i int) bool { return i%3 != 0 })
-	c := course.NewCache(s, &memVersions{}, course.CacheConfig{Size: 100, MaxStaleness: time.Hour}, quiet)
+	c := course.NewCache(s, course.CacheConfig{Size: 100})
 
 	t.Run("OKListOneQuery", func(t *testing.T) {
 		first := mustList(t, c, true, 5, nil)
@@ -472,8 +422,7 @@ func TestCacheWritesInvalidate(t *testing.T) {
 			t.Parallel()
 			s := newMemStore()
 			ids := seed(t, s, 5, all)
-			v := &memVersions{}
-			c := course.NewCache(s, v, course.CacheConfig{Size: 100, MaxStaleness: time.Hour}, quiet)
+			c := course.NewCache(s, course.CacheConfig{Size: 100})
 			// Warm every part of the cache.
 			mustList(t, c, true, 100, nil)
 			if _, err := c.Count(ctx, true); err != nil {
@@ -482,27 +431,19 @@ func TestCacheWritesInvalidate(t *testing.T) {
 			for _, id := range ids {
 				mustByID(t, c, id)
 			}
-			_, bumpsBefore := v.counts()
 			id := tt.write(t, c, ids)
 			tt.check(t, c, id)
-			if _, bumps := v.counts(); bumps == bumpsBefore {
-				t.Errorf("the write did not bump the version, so other instances would not see it")
-			}
 		})
 	}
 
-	t.Run("OKUpdateOfMissingBumpsNothing", func(t *testing.T) {
+	t.Run("OKUpdateOfMissingKeepsCache", func(t *testing.T) {
 		t.Parallel()
 		s := newMemStore()
 		seed(t, s, 2, all)
-		v := &memVersions{}
-		c := course.NewCache(s, v, course.CacheConfig{Size: 100, MaxStaleness: time.Hour}, quiet)
+		c := course.NewCache(s, course.CacheConfig{Size: 100})
 		mustList(t, c, true, 10, nil)
 		if _, err := c.Update(ctx, bson.NewObjectID().Hex(), course.UpdateInput{Price: ptr(1)}, time.Now()); !apperr.IsCode(err, apperr.NotFound) {
 			t.Fatalf("Update of a missing course: %v, want NOT_FOUND", err)
-		}
-		if _, bumps := v.counts(); bumps != 0 {
-			t.Errorf("%d bumps for a write that wrote nothing", bumps)
 		}
 		s.called("List")
 		mustList(t, c, true, 10, nil)
@@ -517,7 +458,7 @@ func TestCacheBound(t *testing.T) {
 	ctx := context.Background()
 	s := newMemStore()
 	ids := seed(t, s, 10, all)
-	c := course.NewCache(s, nil, course.CacheConfig{Size: 4}, quiet)
+	c := course.NewCache(s, course.CacheConfig{Size: 4})
 
 	t.Run("OKByIDEvictsLeastRecentlyUsed", func(t *testing.T) {
 		for _, id := range ids[:4] {
@@ -567,112 +508,36 @@ func TestCacheBound(t *testing.T) {
 	})
 }
 
-func TestCacheVersions(t *testing.T) {
+// Ensure a write made elsewhere (another instance) is served from the cache
+// until Invalidate, the feed's signal, and fresh right after it.
+func TestCacheInvalidate(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-
-	t.Run("OKMismatchDropsCache", func(t *testing.T) {
-		t.Parallel()
-		s := newMemStore()
-		ids := seed(t, s, 3, all)
-		v := &memVersions{}
-		c := course.NewCache(s, v, course.CacheConfig{Size: 100, MaxStaleness: 0}, quiet)
-		mustList(t, c, true, 10, nil)
-		mustByID(t, c, ids[0])
-		// Another instance changes a price and bumps the version.
-		if _, err := s.Update(ctx, ids[0], course.UpdateInput{Price: ptr(777)}, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		s.called("List")
-		s.called("ByID")
-		mustList(t, c, true, 10, nil) // same version: served from the cache
-		if n := s.called("List"); n != 0 {
-			t.Fatalf("%d store reads with the version unchanged, want 0", n)
-		}
-		v.set("changed elsewhere")
-		if got := mustByID(t, c, ids[0]); got.Price != 777 {
-			t.Errorf("price after the version changed = %d, want 777", got.Price)
-		}
-		mustList(t, c, true, 10, nil)
-		if n := s.called("List"); n != 1 {
-			t.Errorf("%d store List calls after the version changed, want 1", n)
-		}
-	})
-	t.Run("OKCheckedAtMostEveryMaxStaleness", func(t *testing.T) {
-		t.Parallel()
-		s := newMemStore()
-		seed(t, s, 3, all)
-		v := &memVersions{}
-		c := course.NewCache(s, v, course.CacheConfig{Size: 100, MaxStaleness: time.Hour}, quiet)
-		for range 5 {
-			mustList(t, c, true, 10, nil)
-		}
-		if reads, _ := v.counts(); reads != 1 {
-			t.Errorf("%d version reads within MaxStaleness, want 1", reads)
-		}
-	})
-	t.Run("OKCheckedOnEveryReadAtZero", func(t *testing.T) {
-		t.Parallel()
-		s := newMemStore()
-		seed(t, s, 3, all)
-		v := &memVersions{}
-		c := course.NewCache(s, v, course.CacheConfig{Size: 100, MaxStaleness: 0}, quiet)
-		for range 5 {
-			mustList(t, c, true, 10, nil)
-		}
-		if reads, _ := v.counts(); reads != 5 {
-			t.Errorf("%d version reads for 5 reads at MaxStaleness 0, want 5", reads)
-		}
-	})
-	t.Run("OKUnreadableVersionReadsThrough", func(t *testing.T) {
-		t.Parallel()
-		s := newMemStore()
-		ids := seed(t, s, 3, all)
-		v := &memVersions{}
-		c := course.NewCache(s, v, course.CacheConfig{Size: 100, MaxStaleness: 0}, quiet)
-		mustByID(t, c, ids[0])
-		if _, err := s.Update(ctx, ids[0], course.UpdateInput{Price: ptr(5)}, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		v.mu.Lock()
-		v.readErr = errors.New("database gone")
-		v.mu.Unlock()
-		if got := mustByID(t, c, ids[0]); got.Price != 5 {
-			t.Errorf("price with the version unreadable = %d, want the store's 5", got.Price)
-		}
-		// Readable again and unchanged: what was cached is still good.
-		mustList(t, c, true, 10, nil)
-		v.mu.Lock()
-		v.readErr = nil
-		v.mu.Unlock()
-		s.called("List")
-		mustList(t, c, true, 10, nil)
-		if n := s.called("List"); n != 0 {
-			t.Errorf("%d store reads once the unchanged version was readable again, want 0", n)
-		}
-	})
-	t.Run("OKFailedBumpRetried", func(t *testing.T) {
-		t.Parallel()
-		s := newMemStore()
-		ids := seed(t, s, 3, all)
-		v := &memVersions{bumpErrs: 1}
-		c := course.NewCache(s, v, course.CacheConfig{Size: 100, MaxStaleness: 0}, quiet)
-		mustByID(t, c, ids[0])
-		if _, err := c.Update(ctx, ids[0], course.UpdateInput{Price: ptr(9)}, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		if cur, _ := v.Current(ctx); cur != "" {
-			t.Fatalf("version %q after a failed bump, want unchanged", cur)
-		}
-		mustByID(t, c, ids[0]) // the next check retries the bump
-		if cur, _ := v.Current(ctx); cur == "" {
-			t.Errorf("the failed bump was not retried: other instances never learn of the write")
-		}
-	})
+	s := newMemStore()
+	ids := seed(t, s, 3, all)
+	c := course.NewCache(s, course.CacheConfig{Size: 100})
+	mustList(t, c, true, 10, nil)
+	mustByID(t, c, ids[0])
+	// Another instance changes a price.
+	if _, err := s.Update(ctx, ids[0], course.UpdateInput{Price: ptr(777)}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	s.called("List")
+	s.called("ByID")
+	mustList(t, c, true, 10, nil)
+	if n := s.called("List"); n != 0 {
+		t.Fatalf("%d store reads before Invalidate, want 0", n)
+	}
+	c.Invalidate()
+	if got := mustByID(t, c, ids[0]); got.Price != 777 {
+		t.Errorf("price after Invalidate = %d, want 777", got.Price)
+	}
+	mustList(t, c, true, 10, nil)
+	if n := s.called("List"); n != 1 {
+		t.Errorf("%d store List calls after Invalidate, want 1", n)
+	}
 }
 
-// TestCacheFillOverlappingWrite: a read that took its data before a write
-// and finishes after it must not leave the old data in the cache.
 func TestCacheFillOverlappingWrite(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -693,7 +558,7 @@ func TestCacheFillOverlappingWrite(t *testing.T) {
 			t.Parallel()
 			s := newMemStore()
 			ids := seed(t, s, 1, func(int) bool { return tt.published })
-			c := course.NewCache(s, nil, course.CacheConfig{Size: 10}, quiet)
+			c := course.NewCache(s, course.CacheConfig{Size: 10})
 			s.mu.Lock()
 			s.afterRead.method = tt.method
 			s.afterRead.fn = func() {
@@ -721,7 +586,7 @@ func TestCacheConcurrentReadersAndWriters(t *testing.T) {
 	s.mu.Lock()
 	s.delay = 200 * time.Microsecond // reads overlap the writes
 	s.mu.Unlock()
-	c := course.NewCache(s, &memVersions{}, course.CacheConfig{Size: 8, MaxStaleness: 0}, quiet)
+	c := course.NewCache(s, course.CacheConfig{Size: 8})
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup

@@ -46,6 +46,11 @@ type UpdateInput struct {
 type Events interface {
 	// CoursePublished is called when a course becomes published.
 	CoursePublished(ctx context.Context, c Course)
+	// CourseChanged is called after any other course write (a draft
+	// created, a course edited or unpublished), and after a write whose
+	// outcome is unknown (c has only its ID then), so that the caches of
+	// every instance drop what they hold.
+	CourseChanged(ctx context.Context, c Course)
 }
 
 // Store persists courses. Ids are opaque strings: the store makes and parses

@@ -49,11 +49,11 @@ func (s *Service) Create(ctx context.Context, creatorID string, in CreateInput) 
 	}
 	c, err = s.store.Insert(ctx, c)
 	if err != nil {
+		// An insert whose outcome is unknown may have made a course, but
+		// one nobody has seen (no id was returned): no cache holds it.
 		return Course{}, err
 	}
-	if c.Published {
-		s.events.CoursePublished(ctx, c)
-	}
+	s.announce(ctx, c, c.Published)
 	return c, nil
 }
 
@@ -100,12 +100,25 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (Course
 	}
 	c, err := s.store.Update(ctx, id, in, s.now().UTC().Truncate(time.Millisecond))
 	if err != nil {
+		if !apperr.IsCode(err, apperr.NotFound) && !apperr.IsCode(err, apperr.BadUserInput) {
+			// The update may have been made: other instances drop the
+			// course too.
+			s.events.CourseChanged(ctx, Course{ID: id})
+		}
 		return Course{}, err
 	}
-	if c.Published && !wasPublished {
-		s.events.CoursePublished(ctx, c)
-	}
+	s.announce(ctx, c, c.Published && !wasPublished)
 	return c, nil
+}
+
+// announce tells events about a course written: a publication, or any
+// other change.
+func (s *Service) announce(ctx context.Context, c Course, published bool) {
+	if published {
+		s.events.CoursePublished(ctx, c)
+		return
+	}
+	s.events.CourseChanged(ctx, c)
 }
 
 // Get returns a course the viewer may see: unpublished courses only when

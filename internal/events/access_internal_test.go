@@ -95,6 +95,14 @@ func TestAccessChanged(t *testing.T) {
 		}
 	})
 
+	t.Run("OKAll", func(t *testing.T) {
+		b := NewBus()
+		a, z := b.SubscribeAccessChanged(ctx, "a"), b.SubscribeAccessChanged(ctx, "z")
+		b.AccessChangedAll()
+		mustSignal(t, a)
+		mustSignal(t, z)
+	})
+
 	t.Run("OKNeverBlocks", func(t *testing.T) {
 		b := NewBus()
 		for i := 0; i < 100; i++ {

@@ -1,21 +1,22 @@
-// Package events carries domain events to live subscribers: an in-process
-// bus, enough for one instance. Several instances need a shared broker
-// (MongoDB change streams on a replica set, Redis, NATS) behind the same
-// interfaces, course.Events, purchase.Events and auth.Events; see README.md.
+// Package events fans events out to the live subscribers of one instance:
+// an in-process bus. Between instances events travel through the database
+// (internal/feed), which hands each event it reads to this bus.
 package events
 
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
-	"github.com/coursehub/coursehub/internal/auth"
 	"github.com/coursehub/coursehub/internal/course"
 	"github.com/coursehub/coursehub/internal/purchase"
 )
 
 // buffer is how many events a slow subscriber may lag behind before it
-// misses some; a subscriber never slows the publisher down.
-const buffer = 16
+// misses some; a subscriber never slows the publisher down. The feed hands
+// events over in bursts (a window of reads at a time), hence room for
+// several.
+const buffer = 256
 
 // Bus is the in-process publisher and subscription source.
 type Bus struct {
@@ -24,14 +25,12 @@ type Bus struct {
 	access    signals
 }
 
+// Missed counts the events subscribers missed because they lagged more
+// than the buffer behind, since the bus was made.
+func (b *Bus) Missed() int64 { return b.courses.missed.Load() + b.purchases.missed.Load() }
+
 // NewBus returns an empty bus.
 func NewBus() *Bus { return &Bus{} }
-
-var (
-	_ course.Events   = (*Bus)(nil)
-	_ purchase.Events = (*Bus)(nil)
-	_ auth.Events     = (*Bus)(nil)
-)
 
 // CoursePublished announces that a course became published.
 func (b *Bus) CoursePublished(_ context.Context, c course.Course) { b.courses.publish(c) }
@@ -60,6 +59,10 @@ func (b *Bus) AccessChanged(_ context.Context, userID string) { b.access.signal(
 func (b *Bus) SubscribeAccessChanged(ctx context.Context, userID string) <-chan struct{} {
 	return b.access.subscribe(ctx, userID)
 }
+
+// AccessChangedAll signals every access subscriber, for when the changes
+// that were missed are unknown (a flush of the change feed).
+func (b *Bus) AccessChangedAll() { b.access.signalAll() }
 
 // signals wakes up the subscribers of one key, without payload.
 type signals struct {
@@ -104,10 +107,24 @@ func (s *signals) signal(key string) {
 	}
 }
 
+func (s *signals) signalAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, subs := range s.subs {
+		for ch := range subs {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
 // topic fans one kind of event out to its subscribers.
 type topic[T any] struct {
-	mu   sync.Mutex
-	subs map[chan *T]struct{}
+	mu     sync.Mutex
+	subs   map[chan *T]struct{}
+	missed atomic.Int64
 }
 
 func (t *topic[T]) subscribe(ctx context.Context) <-chan *T {
@@ -136,6 +153,7 @@ func (t *topic[T]) publish(v T) {
 		select {
 		case ch <- &e:
 		default: // a subscriber that lags this far misses the event
+			t.missed.Add(1)
 		}
 	}
 }

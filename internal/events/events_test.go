@@ -54,6 +54,7 @@ func TestBus(t *testing.T) {
 	})
 
 	t.Run("OKSlowSubscriber", func(t *testing.T) {
+		bus := events.NewBus()                    // the only subscriber is the slow one
 		slow := bus.SubscribeCoursePublished(ctx) // never read
 		done := make(chan struct{})
 		go func() {
@@ -69,6 +70,9 @@ func TestBus(t *testing.T) {
 		}
 		if len(slow) == 0 {
 			t.Error("the slow subscriber got nothing at all")
+		}
+		if m := bus.Missed(); m != int64(1000-len(slow)) {
+			t.Errorf("Missed = %d, want %d (1000 published, %d buffered)", m, 1000-len(slow), len(slow))
 		}
 	})
 }

@@ -24,6 +24,13 @@ type Purchase struct {
 	course *course.Course
 }
 
+// WithPricedCourse returns p carrying c as the course it was priced from,
+// for an event that brings the course along (the change feed).
+func (p Purchase) WithPricedCourse(c course.Course) Purchase {
+	p.course = &c
+	return p
+}
+
 // PricedCourse returns the course Buy read to price p, when p comes from
 // Buy (the loaders read it otherwise).
 func (p *Purchase) PricedCourse() (course.Course, bool) {
