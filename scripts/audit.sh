@@ -12,75 +12,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 audit_dir=scripts/graphql-http-audit
-ready_timeout=60 # seconds for the server to log "listening"
-stop_timeout=20  # seconds for a graceful stop before SIGKILL
+name=audit.sh
+source scripts/lib/serve.sh
 
-say() { printf 'audit.sh: %s\n' "$*" >&2; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/coursehub-audit.XXXXXX")
-server_pid=
-
-cleanup() {
-  local status=$?
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq $((stop_timeout * 10))); do
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$server_pid" 2>/dev/null; then
-      say "server did not stop within ${stop_timeout}s; killing it"
-      kill -KILL "$server_pid" 2>/dev/null || true
-    fi
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-say "installing the audit suite (npm ci)"
-if ! npm_out=$(cd "$audit_dir" && npm ci --no-audit --no-fund --loglevel=error 2>&1); then
-  printf '%s\n' "$npm_out" >&2
-  say "npm ci failed"
-  exit 1
-fi
-
-say "building the server"
-go build -o "$tmp/server" ./cmd/server
-
-# A clean environment, so nothing exported in the caller's shell (MONGODB_URI,
-# APP_ENV, INTROSPECTION, CORS_ORIGINS, …) changes what is audited: the
-# server runs with its defaults on an empty embedded database.
-log="$tmp/server.log"
-env -i PATH="$PATH" HOME="${HOME:-$tmp}" TMPDIR="$tmp" \
-  HOST=127.0.0.1 PORT=0 DATA_DIR="$tmp/data" BCRYPT_COST=4 LOG_LEVEL=info \
-  "$tmp/server" >"$log" 2>"$tmp/server.err" &
-server_pid=$!
-
-addr=
-deadline=$((SECONDS + ready_timeout))
-while [ -z "$addr" ]; do
-  addr=$(sed -n 's/.*"msg":"listening".*"addr":"\([^"]*\)".*/\1/p' "$log" | head -n 1)
-  [ -n "$addr" ] && break
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    wait "$server_pid" && code=0 || code=$?
-    server_pid=
-    cat "$log" "$tmp/server.err" >&2
-    say "server exited (status $code) before listening"
-    exit 1
-  fi
-  if [ "$SECONDS" -ge "$deadline" ]; then
-    cat "$log" "$tmp/server.err" >&2
-    say "server did not log \"listening\" within ${ready_timeout}s"
-    exit 1
-  fi
-  sleep 0.1
-done
-
-url="http://$addr/graphql"
+npm_install "$audit_dir"
+start_server
 say "auditing $url"
 status=0
 node "$audit_dir/audit.mjs" "$url" || status=$?
