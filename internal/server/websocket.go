@@ -193,7 +193,8 @@ func (a wsAccept) Accept(w http.ResponseWriter, r *http.Request, opts transport.
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	conn, err := a.inner.Accept(w, r, opts)
+	// corkingWriter: a socket's frames are sent in batches (wscork.go).
+	conn, err := a.inner.Accept(corkingWriter{w}, r, opts)
 	if err == nil {
 		if h := wsConnFrom(r.Context()); h != nil {
 			h.mu.Lock()
