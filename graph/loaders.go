@@ -38,14 +38,29 @@ type Loaders struct {
 // progressKey is a Completed loader key.
 func progressKey(userID, lessonID string) string { return userID + ":" + lessonID }
 
-// splitKeys groups "<user>:<x>" keys by user.
-func splitKeys(keys []string) map[string][]string {
+// perUser answers "<user>:<x>" keys with one fetch per user of which of
+// its xs hold (bought, completed); a failed fetch fails the batch.
+func perUser(ctx context.Context, keys []string, fetch func(ctx context.Context, userID string, xs []string) (map[string]bool, error)) ([]bool, []error) {
 	byUser := map[string][]string{}
 	for _, k := range keys {
 		u, x, _ := strings.Cut(k, ":")
 		byUser[u] = append(byUser[u], x)
 	}
-	return byUser
+	holds := map[string]bool{}
+	for u, xs := range byUser {
+		m, err := fetch(ctx, u, xs)
+		if err != nil {
+			return nil, []error{err}
+		}
+		for x, ok := range m {
+			holds[u+":"+x] = ok
+		}
+	}
+	out := make([]bool, len(keys))
+	for i, k := range keys {
+		out[i] = holds[k]
+	}
+	return out, nil
 }
 
 // purchaseKey is a Bought loader key.
@@ -104,24 +119,10 @@ func (r *Resolver) WithLoaders(ctx context.Context) context.Context {
 			wg.Wait()
 			return out, errs
 		}, dataloadgen.WithWait(batchWait), dataloadgen.WithBatchCapacity(maxBatch)),
+		// Keys are "<user>:<course>"; one request has one viewer, so this
+		// is one batch read per user.
 		Bought: dataloadgen.NewLoader(func(ctx context.Context, keys []string) ([]bool, []error) {
-			// Keys are "<user>:<course>"; one request has one viewer, so
-			// this is one batch read per user.
-			bought := map[string]bool{}
-			for u, cs := range splitKeys(keys) {
-				m, err := r.Purchases.Bought(ctx, u, cs)
-				if err != nil {
-					return nil, []error{err}
-				}
-				for c, ok := range m {
-					bought[purchaseKey(u, c)] = ok
-				}
-			}
-			out := make([]bool, len(keys))
-			for i, k := range keys {
-				out[i] = bought[k]
-			}
-			return out, nil
+			return perUser(ctx, keys, r.Purchases.Bought)
 		}, dataloadgen.WithWait(batchWait), dataloadgen.WithBatchCapacity(maxBatch)),
 		CourseLessons: dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([][]lesson.Lesson, []error) {
 			// Each course's outline is its own document: the courses are
@@ -142,22 +143,9 @@ func (r *Resolver) WithLoaders(ctx context.Context) context.Context {
 		LessonBodies: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []string) (map[string]string, error) {
 			return r.Curriculum.Bodies(ctx, ids)
 		}, dataloadgen.WithWait(batchWait), dataloadgen.WithBatchCapacity(maxBatch)),
+		// Keys are "<user>:<lesson>".
 		Completed: dataloadgen.NewLoader(func(ctx context.Context, keys []string) ([]bool, []error) {
-			done := map[string]bool{}
-			for u, ls := range splitKeys(keys) {
-				m, err := r.Curriculum.Completed(ctx, u, ls)
-				if err != nil {
-					return nil, []error{err}
-				}
-				for l, ok := range m {
-					done[progressKey(u, l)] = ok
-				}
-			}
-			out := make([]bool, len(keys))
-			for i, k := range keys {
-				out[i] = done[k]
-			}
-			return out, nil
+			return perUser(ctx, keys, r.Curriculum.Completed)
 		}, dataloadgen.WithWait(batchWait), dataloadgen.WithBatchCapacity(maxBatch)),
 	}
 	return context.WithValue(ctx, loadersKey{}, l)
