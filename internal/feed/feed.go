@@ -76,6 +76,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -326,15 +327,33 @@ func (f *Feed) newest(ctx context.Context) (int64, bool, error) {
 	return d.Seq, true, nil
 }
 
-// pastWinner returns the position after the insert that took seq (0 when
-// it cannot tell): the winner's batch holds the positions up to its End,
-// and one read by _id finds them instead of a round trip per position.
+// probeAhead is how many positions pastWinner reads at once.
+const probeAhead = 4
+
+// pastWinner returns a position past the inserts that took seq (0 when it
+// cannot tell). It reads seq and the next probeAhead-1 positions in
+// parallel, one round trip: under a steady flow from several instances the
+// positions after a lost one are usually taken too (this publisher learns
+// of the others' events only through them), and trying them one by one
+// cost a failed insert and a read each. Every position up to a found
+// event's End is claimed (its insert holds it or will), so the answer is
+// past the highest End found.
 func (f *Feed) pastWinner(ctx context.Context, seq int64) int64 {
-	d, ok, err := f.get(ctx, seq)
-	if err != nil || !ok {
-		return 0
+	var (
+		wg   sync.WaitGroup
+		ends [probeAhead]int64
+	)
+	for i := range probeAhead {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if d, ok, err := f.get(ctx, seq+int64(i)); err == nil && ok {
+				ends[i] = max(d.End, d.Seq) + 1
+			}
+		}()
 	}
-	return max(d.End, d.Seq) + 1
+	wg.Wait()
+	return slices.Max(ends[:])
 }
 
 // get reads position seq.
