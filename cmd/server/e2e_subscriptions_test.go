@@ -277,6 +277,51 @@ func TestSubscriptions(t *testing.T) {
 		}
 	})
 
+	t.Run("OKSameOperationDifferentViewers", func(t *testing.T) {
+		// Subscribers of one document share its execution per event
+		// (internal/fanout) unless it asks who is calling: the course's
+		// instructor (an admin here) sees the email, the anonymous
+		// subscribers of the very same document a FORBIDDEN error, and
+		// subscribers of a viewer-free document all get the same event.
+		const withEmail = `subscription { coursePublished { title createdBy { email } } }`
+		const plain = `subscription { coursePublished { title } }`
+		open := func(payload map[string]any) *wsClient {
+			c, _, err := wsDial(t, s, subOrigin, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.mustInit(t, payload)
+			c.subscribe(t, "e", withEmail)
+			c.subscribe(t, "t", plain)
+			return c
+		}
+		owner := open(map[string]any{"Authorization": "Bearer " + admin.AccessToken})
+		anons := []*wsClient{open(nil), open(nil)}
+		time.Sleep(100 * time.Millisecond)
+		for _, title := range []string{"Shared 1", "Shared 2"} {
+			s.mustCreateCourse(t, admin.AccessToken, title, 100, true)
+			for i, c := range append([]*wsClient{owner}, anons...) {
+				got := map[string]string{}
+				for len(got) < 2 {
+					m, st := c.next(t, 5*time.Second)
+					if st != -1 || m.Type != "next" {
+						t.Fatalf("subscriber %d: want next, got %+v (close %d)", i, m, st)
+					}
+					got[m.ID] = string(m.Payload)
+				}
+				if !strings.Contains(got["t"], title) || strings.Contains(got["t"], "errors") {
+					t.Errorf("subscriber %d, %s: plain event %s", i, title, got["t"])
+				}
+				switch {
+				case i == 0 && (!strings.Contains(got["e"], `"email":"`+adminEmail+`"`) || strings.Contains(got["e"], "errors")):
+					t.Errorf("%s: the instructor's event %s, want their email", title, got["e"])
+				case i > 0 && (!strings.Contains(got["e"], `"email":null`) || !strings.Contains(got["e"], "FORBIDDEN")):
+					t.Errorf("%s: anonymous subscriber %d's event %s, want a FORBIDDEN email", title, i, got["e"])
+				}
+			}
+		}
+	})
+
 	// A refused subscription gets an error message for its id; the socket
 	// and its other subscriptions stay open.
 	tests := []struct {

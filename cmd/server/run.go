@@ -20,6 +20,7 @@ import (
 	"github.com/coursehub/coursehub/internal/config"
 	"github.com/coursehub/coursehub/internal/course"
 	"github.com/coursehub/coursehub/internal/events"
+	"github.com/coursehub/coursehub/internal/fanout"
 	"github.com/coursehub/coursehub/internal/feed"
 	"github.com/coursehub/coursehub/internal/lesson"
 	"github.com/coursehub/coursehub/internal/mail"
@@ -301,11 +302,13 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 	}
 	// The change feed carries events between the instances on this
 	// database; subscribers and the cache get them only from it.
-	bus := feed.New(db.Database, events.NewBus(), invalidate, feed.Config{
+	hub := events.NewBus()
+	bus := feed.New(db.Database, hub, invalidate, feed.Config{
 		MaxEvents: cfg.FeedMaxEvents, SizeBytes: int64(cfg.FeedSizeBytes),
 		PollInterval: cfg.FeedPollInterval, PublishRetry: cfg.FeedPublishRetry,
 	}, logger)
 	courses := course.NewService(catalog, bus)
+	subscriptions := fanout.New(bus, hub.CountMissed)
 	resolver := &graph.Resolver{
 		Auth: auth.NewService(users, sessionStore, limiter, tokens, bus, auth.Config{
 			RefreshTTL: cfg.RefreshTokenTTL, SessionTTL: cfg.SessionTTL, Limits: cfg.RateLimits,
@@ -322,7 +325,8 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 		Catalog:    courses,
 		Purchases:  purchase.NewService(purchaseStore, courses, bus),
 		Curriculum: lesson.NewService(lessonStore),
-		Events:     bus,
+		// Subscribers of one operation share its execution per event.
+		Events: subscriptions,
 	}
 	resolver.Auth.WithSubjects(graph.NewSubjects(resolver))
 
@@ -369,6 +373,7 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 		Stopping:            stopping,
 		Logger:              logger,
 		Resolver:            resolver,
+		Fanout:              subscriptions,
 		DB:                  health,
 		JWKS:                tokens.JWKS(),
 		CORSOrigins:         cfg.CORSOrigins,

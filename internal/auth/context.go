@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coursehub/coursehub/internal/user"
@@ -32,7 +33,10 @@ type ClientInfo struct {
 
 type ctxKey int
 
-const stateKey ctxKey = iota
+const (
+	stateKey ctxKey = iota
+	probeKey
+)
 
 // requestState is what the middleware learns about one request, plus the
 // memoised session check, so that it runs at most once per request however
@@ -53,9 +57,25 @@ func withState(ctx context.Context, st *requestState) context.Context {
 	return context.WithValue(ctx, stateKey, st)
 }
 
+// stateFrom is the one way to what the request says of its caller (the
+// viewer, the client, the cookies): a probe set with WithRequestProbe sees
+// every read.
 func stateFrom(ctx context.Context) *requestState {
+	if p, ok := ctx.Value(probeKey).(*atomic.Bool); ok {
+		p.Store(true)
+	}
 	st, _ := ctx.Value(stateKey).(*requestState)
 	return st
+}
+
+// WithRequestProbe returns ctx such that anything that asks it who is
+// calling, or from where, sets read: every rule, every resolver that looks
+// at the viewer, the client's address. Work done once on behalf of many
+// callers (a subscription's selection rendered once per event for all its
+// subscribers, internal/fanout) runs with no caller and this probe: when it
+// stays unset, what was computed does not depend on who asked.
+func WithRequestProbe(ctx context.Context, read *atomic.Bool) context.Context {
+	return context.WithValue(ctx, probeKey, read)
 }
 
 // ClientFrom returns the request's client information.

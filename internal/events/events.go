@@ -23,11 +23,20 @@ type Bus struct {
 	courses   topic[course.Course]
 	purchases topic[purchase.Purchase]
 	access    signals
+	// lagged counts what fan-outs downstream of the bus missed.
+	lagged atomic.Int64
 }
 
 // Missed counts the events subscribers missed because they lagged more
 // than the buffer behind, since the bus was made.
-func (b *Bus) Missed() int64 { return b.courses.missed.Load() + b.purchases.missed.Load() }
+func (b *Bus) Missed() int64 {
+	return b.courses.missed.Load() + b.purchases.missed.Load() + b.lagged.Load()
+}
+
+// CountMissed records n events that a fan-out downstream of the bus
+// (internal/fanout) could not hand to a subscriber that lagged, so that
+// Missed, and the change feed's warning, include them.
+func (b *Bus) CountMissed(n int64) { b.lagged.Add(n) }
 
 // NewBus returns an empty bus.
 func NewBus() *Bus { return &Bus{} }

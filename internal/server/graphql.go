@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/executor"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -47,8 +48,22 @@ func newGraphQLHandler(d Deps) *handler.Server {
 			Public: func(ctx context.Context, _ any, next graphql.Resolver) (any, error) { return next(ctx) },
 		},
 	}
-	srv := handler.New(graph.NewExecutableSchema(cfg))
+	es := graph.NewExecutableSchema(cfg)
+	srv := handler.New(es)
 	present := presentError(d.Logger, d.Limits.Verbose)
+	recoverFn := func(ctx context.Context, v any) error {
+		d.Logger.ErrorContext(ctx, "panic in resolver", "panic", v,
+			"request_id", requestIDFrom(ctx), "path", fieldPath(ctx), "stack", string(debug.Stack()))
+		return apperr.New(apperr.Internal, "internal server error")
+	}
+	// A subscription group's own execution (internal/fanout): the
+	// executor's dispatch with nothing of a request, and the loaders.
+	groupExec := executor.New(es)
+	groupExec.SetErrorPresenter(present)
+	groupExec.SetRecoverFunc(recoverFn)
+	dispatchGroup := func(ctx context.Context, oc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+		return groupExec.DispatchOperation(d.Resolver.WithLoaders(ctx), oc)
+	}
 	streams := streamer{auth: d.Resolver.Auth, checkEvery: d.WebsocketCheckEvery, timeout: d.RequestTimeout, stopping: d.Stopping, present: present, logger: d.Logger}
 	srv.AddTransport(websocketTransport(d.Resolver.Auth, d.DB, d.WebsocketCheckEvery, d.Logger))
 	// The streams come before POST and GET, which take every other request;
@@ -103,7 +118,11 @@ func newGraphQLHandler(d Deps) *handler.Server {
 			ctx = d.Resolver.Auth.ForOperation(ctx)
 		}
 		if subscription {
-			return onSocket(next(d.Resolver.WithLoaders(ctx)))
+			run := func(ctx context.Context) graphql.ResponseHandler { return next(d.Resolver.WithLoaders(ctx)) }
+			if d.Fanout != nil {
+				return onSocket(d.Fanout.Subscribe(ctx, oc, run, dispatchGroup))
+			}
+			return onSocket(run(ctx))
 		}
 		// A query or mutation stops waiting for the database the moment it
 		// is found gone; a subscription outlives outages.
@@ -117,11 +136,7 @@ func newGraphQLHandler(d Deps) *handler.Server {
 		}
 	})
 	srv.SetErrorPresenter(present)
-	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
-		d.Logger.ErrorContext(ctx, "panic in resolver", "panic", v,
-			"request_id", requestIDFrom(ctx), "path", fieldPath(ctx), "stack", string(debug.Stack()))
-		return apperr.New(apperr.Internal, "internal server error")
-	})
+	srv.SetRecoverFunc(recoverFn)
 	return srv
 }
 
