@@ -43,7 +43,8 @@ type logBuffer struct {
 	buf   bytes.Buffer
 	addrc chan string
 	once  sync.Once
-	// quiet drops everything once the server listens (for benchmarks).
+	// quiet drops everything below a warning once the server listens (for
+	// benchmarks).
 	quiet bool
 	ready bool
 }
@@ -51,7 +52,7 @@ type logBuffer struct {
 func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.quiet && l.ready {
+	if l.quiet && l.ready && !bytes.Contains(p, []byte(`"level":"WARN"`)) && !bytes.Contains(p, []byte(`"level":"ERROR"`)) {
 		return len(p), nil
 	}
 	l.buf.Write(p)
