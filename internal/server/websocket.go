@@ -106,14 +106,22 @@ func startWsSubscription(ctx context.Context) (context.Context, *wsSubscription)
 // goroutine, after the stream ended).
 func (sub *wsSubscription) responses(h graphql.ResponseHandler, present graphql.ErrorPresenterFunc) graphql.ResponseHandler {
 	first := true
+	// The stream waits for its next event on the context it is given: the
+	// transport's, which knows nothing of sub's end. callCtx is that one
+	// ended with sub too; the transport gives the same one every call, so
+	// it is made once, not per event.
+	var (
+		parent  context.Context
+		callCtx context.Context
+	)
 	return func(ctx context.Context) *graphql.Response {
-		// The stream waits for its next event on the context it is given:
-		// the transport's, which knows nothing of sub's end.
-		callCtx, cancel := context.WithCancel(ctx)
-		stop := context.AfterFunc(sub.ctx, cancel)
+		if ctx != parent {
+			var cancel context.CancelFunc
+			parent = ctx
+			callCtx, cancel = context.WithCancel(ctx)
+			context.AfterFunc(sub.ctx, cancel)
+		}
 		r := h(callCtx)
-		stop()
-		cancel()
 		// The one response of an operation that never started has no data
 		// at all (an event's always has some, null at worst).
 		if first && r != nil && r.Data == nil && len(r.Errors) > 0 {
