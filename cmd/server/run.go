@@ -373,7 +373,6 @@ func wire(cfg config.Config, tokenCfg auth.TokenConfig, db *mongodb.DB, health s
 		Stopping:            stopping,
 		Logger:              logger,
 		Resolver:            resolver,
-		Fanout:              subscriptions,
 		DB:                  health,
 		JWKS:                tokens.JWKS(),
 		CORSOrigins:         cfg.CORSOrigins,

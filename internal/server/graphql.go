@@ -20,6 +20,7 @@ import (
 	"github.com/coursehub/coursehub/graph"
 	"github.com/coursehub/coursehub/internal/apperr"
 	"github.com/coursehub/coursehub/internal/auth"
+	"github.com/coursehub/coursehub/internal/fanout"
 	"github.com/coursehub/coursehub/internal/mongodb"
 	"github.com/coursehub/coursehub/internal/user"
 )
@@ -119,8 +120,10 @@ func newGraphQLHandler(d Deps) *handler.Server {
 		}
 		if subscription {
 			run := func(ctx context.Context) graphql.ResponseHandler { return next(d.Resolver.WithLoaders(ctx)) }
-			if d.Fanout != nil {
-				return onSocket(d.Fanout.Subscribe(ctx, oc, run, dispatchGroup))
+			// Subscribers of one operation share its execution when the
+			// resolvers' event source is a fan-out (run.go wires one).
+			if fo, ok := d.Resolver.Events.(*fanout.Fanout); ok {
+				return onSocket(fo.Subscribe(ctx, oc, run, dispatchGroup))
 			}
 			return onSocket(run(ctx))
 		}

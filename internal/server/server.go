@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/coursehub/coursehub/graph"
-	"github.com/coursehub/coursehub/internal/fanout"
 	"github.com/coursehub/coursehub/internal/server/ide"
 )
 
@@ -50,10 +49,6 @@ type Deps struct {
 	// TrustedDocuments, when not nil, is the allow-list of documents by
 	// sha256 hex; nothing else runs, and APQ is off.
 	TrustedDocuments map[string]string
-	// Fanout, when not nil, runs a subscription's selection once per event
-	// for all the subscribers of the same operation; it must be the
-	// resolver's Events.
-	Fanout *fanout.Fanout
 }
 
 // New returns the whole HTTP handler.
